@@ -1,0 +1,21 @@
+"""The Pulumi program: load config -> build the node -> export outputs."""
+
+import pulumi
+
+from components.node import ChainNode
+from infrakit.config import ConfigError, load
+from infrakit.config.loader import from_pulumi_engine
+from infrakit.plan import build_plan
+
+try:
+    stack = load(from_pulumi_engine())
+except ConfigError as exc:
+    raise pulumi.RunError(str(exc)) from None
+
+plan = build_plan(stack)
+node = ChainNode(stack.name, stack, plan)
+pulumi.export("address", node.address)
+pulumi.export("sshCommand", node.ssh_command)
+pulumi.export("stepHashes", node.setup.step_hashes)
+pulumi.export("openPorts", node.open_ports)
+pulumi.export("planHash", plan.plan_hash)

@@ -1,0 +1,1 @@
+"""Chain adapters: one folder per chain, registered once in `adapters.registry`."""

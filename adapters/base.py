@@ -1,0 +1,35 @@
+"""What a chain adapter provides to the host plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from infrakit.config.loader import Stack
+    from infrakit.config.models import StackConfig
+    from infrakit.plan.model import HealthCheck, OpenPort, Service, Step
+
+
+@dataclass(frozen=True)
+class AdapterParts:
+    """The chain-specific part of a plan: steps after the base, ports, services, checks."""
+
+    steps: list[Step] = field(default_factory=list)
+    ports: list[OpenPort] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    health_checks: list[HealthCheck] = field(default_factory=list)
+    packages: tuple[str, ...] = ()
+
+
+class Adapter(Protocol):
+    name: str
+    roles: tuple[str, ...]
+    networks: tuple[str, ...]
+
+    def validate(self, config: StackConfig) -> list[tuple[str, str]]:
+        """Problems with chain-specific settings, as (key path, message)."""
+        ...
+
+    def parts(self, stack: Stack) -> AdapterParts:
+        ...

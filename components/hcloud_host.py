@@ -1,0 +1,100 @@
+"""A Hetzner Cloud host: SSH keys, firewall, stable primary IP, optional volume, server."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_hcloud as hcloud
+
+from components.cloud_init import user_data
+from infrakit.config.models import HcloudTarget, StackConfig
+from infrakit.plan.firewall import inbound_rules
+from infrakit.plan.model import HostPlan
+
+
+class HcloudHost(pulumi.ComponentResource):
+    """Creates the server and everything around it. `address` is the stable IPv4."""
+
+    address: pulumi.Output[str]
+
+    def __init__(self, name: str, config: StackConfig, plan: HostPlan, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("infrakit:host:HcloudHost", name, None, opts)
+        target = config.host
+        assert isinstance(target, HcloudTarget)
+        protected = config.protected
+        child = pulumi.ResourceOptions(parent=self)
+        keep = pulumi.ResourceOptions(parent=self, protect=protected)
+        labels = {"managed-by": "infrakit", "stack": plan.stack, "chain": plan.chain, "role": plan.role,
+                  **target.labels}
+
+        if target.ssh_key_names:
+            ssh_keys: list[pulumi.Input[str]] = list(target.ssh_key_names)
+        else:
+            ssh_keys = [
+                hcloud.SshKey(f"{name}-key-{i}", name=f"{plan.stack}-admin-{i}", public_key=key,
+                              labels=labels, opts=child).id
+                for i, key in enumerate(config.access.admin_keys)
+            ]
+
+        self.firewall = hcloud.Firewall(
+            f"{name}-firewall",
+            name=f"{plan.stack}-fw",
+            labels=labels,
+            rules=[
+                hcloud.FirewallRuleArgs(direction="in", protocol=r.protocol, port=str(r.port),
+                                        source_ips=list(r.sources), description=r.purpose)
+                for r in inbound_rules(plan.ssh_port, plan.admin_cidrs, plan.ports)
+            ],
+            opts=child,
+        )
+        self.primary_ip = hcloud.PrimaryIp(
+            f"{name}-ipv4",
+            name=f"{plan.stack}-ipv4",
+            type="ipv4",
+            location=target.location,
+            assignee_type="server",
+            auto_delete=False,
+            delete_protection=protected,
+            labels=labels,
+            opts=keep,
+        )
+        self.server = hcloud.Server(
+            f"{name}-server",
+            name=plan.stack,
+            server_type=target.server_type,
+            image=target.image,
+            location=target.location,
+            backups=target.backups,
+            delete_protection=protected,
+            rebuild_protection=protected,
+            labels=labels,
+            ssh_keys=ssh_keys,
+            firewall_ids=[self.firewall.id.apply(int)],
+            public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=self.primary_ip.id.apply(int),
+                                                    ipv6_enabled=True)],
+            user_data=user_data(config),
+            shutdown_before_deletion=True,
+            # Re-creating a node because its first-boot data changed would be a disaster for a
+            # validator: key and user changes are the create_user step's job.
+            opts=pulumi.ResourceOptions(parent=self, protect=protected, ignore_changes=["userData", "sshKeys"]),
+        )
+        self.volume: hcloud.Volume | None = None
+        if target.volume:
+            self.volume = hcloud.Volume(
+                f"{name}-volume",
+                name=f"{plan.stack}-data",
+                size=target.volume.size_gb,
+                format=target.volume.format,
+                location=target.location,
+                delete_protection=protected,
+                labels=labels,
+                opts=keep,
+            )
+            hcloud.VolumeAttachment(
+                f"{name}-volume-attachment",
+                server_id=self.server.id.apply(int),
+                volume_id=self.volume.id.apply(int),
+                automount=True,
+                opts=child,
+            )
+        self.address = self.primary_ip.ip_address
+        self.register_outputs({"address": self.address})

@@ -1,0 +1,106 @@
+"""`infrakit` command line: validate, render, plan (offline), apply (plain SSH), lab."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from infrakit.config import ConfigError, list_stacks, load_stack
+from infrakit.config.secrets import SECRET_KEYS
+from infrakit.plan import build_plan
+from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    stacks = args.stacks or list_stacks()
+    failed = 0
+    for name in stacks:
+        try:
+            stack = load_stack(name)
+            plan = build_plan(stack)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            failed += 1
+            continue
+        secrets = ", ".join(stack.secrets) or f"none (may set: {', '.join(SECRET_KEYS)})"
+        print(f"ok   {name}: chain={plan.chain} role={plan.role} network={plan.network} "
+              f"steps={len(plan.steps)} secrets set: {secrets}")
+    print(f"{len(stacks) - failed} valid, {failed} invalid")
+    return 1 if failed else 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    plan = build_plan(load_stack(args.stack))
+    out = Path(args.out or f"out/{args.stack}")
+    if out.exists():
+        shutil.rmtree(out)
+    entries = bundle_entries(plan)
+    write_tree(entries, out)
+    print(f"rendered {args.stack}: {len(plan.steps)} steps, {len(entries)} files -> {out}/")
+    print(f"plan {plan.plan_hash[:16]}  bundle {sha256(tarball(entries))[:16]}  (review {out}/plan.json)")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    plan = build_plan(load_stack(args.stack))
+    print(f"stack {plan.stack}: chain={plan.chain} role={plan.role} network={plan.network} plan={plan.plan_hash[:16]}")
+    print(f"\n{'#':>2}  {'step':<22} {'hash':<12}  {'script':<44} secrets  description")
+    for planned in plan.steps:
+        step = planned.step
+        secret = ",".join(step.secrets.values()) or "-"
+        print(f"{planned.index + 1:>2}  {step.name:<22} {planned.hash[:12]}  {step.script:<44} {secret:<8} {step.description}")
+    print(f"\ninbound: {plan.ssh_port}/tcp ssh from {', '.join(plan.admin_cidrs)}")
+    for port in plan.ports:
+        where = "anywhere" if port.exposure == "public" else "localhost/private only"
+        print(f"         {port.port}/{port.protocol} {port.purpose} ({where})")
+    if plan.services:
+        print("services: " + ", ".join(s.unit for s in plan.services))
+    print("checks:   " + ", ".join(f"{c.name}({c.kind})" for c in plan.health_checks))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="infrakit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check stack files; every problem names stack and key")
+    p.add_argument("stacks", nargs="*", metavar="STACK", help="default: every stack in stacks/")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("render", help="write the exact scripts, params, files and plan.json a host runs")
+    p.add_argument("stack", metavar="STACK")
+    p.add_argument("--out", help="output directory (default out/STACK; replaced)")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("plan", help="a readable table of steps, hashes and ports")
+    p.add_argument("stack", metavar="STACK")
+    p.set_defaults(func=cmd_plan)
+
+    _optional_commands(sub)
+    return parser
+
+
+def _optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from infrakit.apply.cli import add_parser as add_apply
+    from infrakit.lab.cli import add_parser as add_lab
+
+    add_apply(sub)
+    add_lab(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("infrakit: interrupted", file=sys.stderr)
+        return 130

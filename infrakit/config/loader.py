@@ -1,0 +1,134 @@
+"""Load a stack's `infrakit:` config from its stack file or from the Pulumi engine.
+
+Both sources produce the same `RawConfig`; `load()` validates it into a `Stack` or raises
+one `ConfigError` listing every problem, each naming the stack and the key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from infrakit.config.errors import NAMESPACE, ConfigError, problems_from_validation
+from infrakit.config.models import StackConfig
+from infrakit.config.secrets import SECRET_KEYS, SecretRef
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STACKS_DIR = PROJECT_ROOT / "stacks"
+
+
+@dataclass(frozen=True)
+class RawConfig:
+    """The `infrakit:` keys of one stack (namespace stripped) and which of them are secure."""
+
+    stack: str
+    values: Mapping[str, Any]
+    secure: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A validated stack: its name, its config, and the secrets it sets (names only)."""
+
+    name: str
+    config: StackConfig
+    secrets: Mapping[str, SecretRef] = field(default_factory=dict)
+
+
+def stack_file(stack: str, stacks_dir: Path = STACKS_DIR) -> Path:
+    return stacks_dir / f"Pulumi.{stack}.yaml"
+
+
+def list_stacks(stacks_dir: Path = STACKS_DIR) -> list[str]:
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks_dir.glob("Pulumi.*.yaml"))
+
+
+def read_stack_file(stack: str, stacks_dir: Path = STACKS_DIR) -> RawConfig:
+    path = stack_file(stack, stacks_dir)
+    if not path.is_file():
+        known = ", ".join(list_stacks(stacks_dir)) or "none"
+        raise ConfigError(stack, [(str(path), f"no such stack file (stacks here: {known})")])
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(stack, [(str(path), f"not valid YAML: {exc}")]) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+        raise ConfigError(stack, [(str(path), "expected a mapping with a 'config:' mapping")])
+    values: dict[str, Any] = {}
+    secure: set[str] = set()
+    for full_key, value in (doc.get("config") or {}).items():
+        ns, _, key = str(full_key).partition(":")
+        if ns != NAMESPACE:
+            continue  # provider config such as hcloud:token belongs to the provider
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secure.add(key)
+            continue
+        values[key] = value
+    return RawConfig(stack, values, frozenset(secure))
+
+
+def from_pulumi_engine() -> RawConfig:
+    """The config the Pulumi engine passes this program (stack file, `-c`, ESC, ...)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    values: dict[str, Any] = {}
+    secure: set[str] = set()
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    for full_key, value in everything.items():
+        ns, _, key = str(full_key).partition(":")
+        if ns != NAMESPACE:
+            continue
+        if full_key in secret_keys:
+            secure.add(key)
+            continue
+        values[key] = _decode(value)
+    return RawConfig(pulumi.get_stack(), values, frozenset(secure))
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured values over as JSON text; plain strings stay strings."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def load(raw: RawConfig) -> Stack:
+    """Validate raw config into a Stack, or raise ConfigError naming every bad key."""
+    from adapters import registry  # the adapters decide chain, role, network and settings
+
+    problems: list[tuple[str, str]] = []
+    for key in sorted(SECRET_KEYS.keys() & raw.values.keys()):
+        problems.append(
+            (f"{NAMESPACE}:{key}", f"is a secret; set it with `pulumi config set --secret {key}`, never as plain text")
+        )
+    extra_secure = sorted(raw.secure - SECRET_KEYS.keys())
+    for key in extra_secure:
+        problems.append((f"{NAMESPACE}:{key}", f"unknown secret key (known: {', '.join(sorted(SECRET_KEYS))})"))
+    plain = {k: v for k, v in raw.values.items() if k not in SECRET_KEYS}
+    config: StackConfig | None = None
+    try:
+        config = StackConfig.model_validate(plain)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc))
+    if config is not None:
+        problems.extend(registry.validate(config))
+    if problems:
+        raise ConfigError(raw.stack, problems)
+    assert config is not None
+    secrets = {key: SecretRef(key) for key in sorted(raw.secure & SECRET_KEYS.keys())}
+    return Stack(raw.stack, config, secrets)
+
+
+def load_stack(stack: str, stacks_dir: Path = STACKS_DIR) -> Stack:
+    return load(read_stack_file(stack, stacks_dir))

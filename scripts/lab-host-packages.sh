@@ -19,7 +19,7 @@ log() { printf 'lab-host-packages: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit "${2:-1}"; }
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # Print the packages from "$@" that are not installed.

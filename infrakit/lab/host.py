@@ -8,7 +8,9 @@ Python API (used by the project's pytest fixtures)::
     h = LabHost.up("lab")                # boot; returns once sshd answers (LabError if not)
     h.address, h.ssh_user, h.ssh_key_path, h.ssh_port, h.host_side_address
     h.ssh("true")                        # CompletedProcess; LabError if it exits non-zero
-    h.ssh_argv("uname", "-a")            # argv for subprocess / testinfra / paramiko users
+    h.ssh("sh", "-c", "echo x > /f")     # several args: an argv, each quoted
+    h.ssh("systemctl is-active ssh")     # one arg: a shell command line
+    h.ssh_argv("uname", "-a")            # the ssh argv itself (subprocess, testinfra...)
     h.is_running, h.ssh_reachable()
     h.wait_stopped(60)                   # e.g. after `systemctl reboot` inside the guest
     h.start()                            # boot the SAME overlay again (upper layer kept)
@@ -41,7 +43,7 @@ from infrakit.lab import config, network, nspawn
 from infrakit.lab.errors import LabError
 from infrakit.lab.locking import file_lock
 from infrakit.lab.mirror import host_nameservers, static_host_entries
-from infrakit.lab.mounts import is_mounted, mount_overlay, remove_tree, unmount
+from infrakit.lab.mounts import is_mounted, mount_overlay, remove_tree, unmount, unmount_all_under
 from infrakit.lab.packages import (
     ensure_host_packages,
     require_host_packages,
@@ -172,8 +174,7 @@ class LabHost:
         """True when the guest's sshd sends its banner."""
         return network.sshd_answers(self.address, self.ssh_port, timeout=timeout)
 
-    def ssh_argv(self, *command: str) -> list[str]:
-        """``ssh`` argv logging into the guest as root with the lab key."""
+    def _ssh_base(self) -> list[str]:
         return [
             "ssh",
             "-i",
@@ -182,23 +183,26 @@ class LabHost:
             "StrictHostKeyChecking=no",
             "-o",
             "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=10",
+        ]
+
+    def ssh_argv(self, *command: str) -> list[str]:
+        """``ssh`` argv running ``command`` in the guest as root with the lab key.
+
+        One argument is a shell command line (``"systemctl is-active ssh"``), as with
+        ``ssh HOST 'cmd'``; several are an argv, each quoted (``"sh", "-c", script``).
+        """
+        remote = list(command) if len(command) <= 1 else [shlex.join(command)]
+        options = ["LogLevel=ERROR", "BatchMode=yes", "ConnectTimeout=10"]
+        return [
+            *self._ssh_base(),
+            *(a for o in options for a in ("-o", o)),
             f"{self.ssh_user}@{self.address}",
-            *command,
+            *remote,
         ]
 
     def ssh_command(self) -> str:
         """The interactive SSH command line, for humans."""
-        argv = self.ssh_argv()
-        keep = {"-i", str(self.ssh_key_path), "StrictHostKeyChecking=no"}
-        keep |= {"UserKnownHostsFile=/dev/null", argv[-1], "ssh"}
-        shown = [a for i, a in enumerate(argv) if a in keep or (a == "-o" and argv[i + 1] in keep)]
-        return shlex.join(shown)
+        return shlex.join([*self._ssh_base(), f"{self.ssh_user}@{self.address}"])
 
     def ssh(self, *command: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``command`` in the guest over SSH; output captured as text."""
@@ -315,7 +319,8 @@ class LabHost:
             base_key=recipe.key(),
         )
         host = cls(record, state)
-        remove_tree(host.dir)  # a leftover without host.json
+        unmount_all_under(host.dir)  # a leftover without host.json
+        remove_tree(host.dir)
         for sub in ("upper", "work", "merged"):
             (host.dir / sub).mkdir(parents=True)
         host.console_log.parent.mkdir(exist_ok=True)

@@ -45,7 +45,7 @@ def problems_from_validation(exc: ValidationError) -> list[tuple[str, str]]:
         elif kind == "missing":
             msg = "required key is missing"
         elif kind == "union_tag_invalid":
-            msg = "expected target: hcloud or target: existing"
+            msg = f"expected target: hcloud or target: existing (got {err.get('ctx', {}).get('tag')!r})"
         elif kind == "union_tag_not_found":
             msg = "missing 'target' (expected hcloud or existing)"
         else:

@@ -1,0 +1,80 @@
+"""Evaluate the real Pulumi program (`__main__.py`) under Pulumi mocks and record resources.
+
+Used by the component tests; one place sets the mocks (STYLE.md: build one fixture that
+takes overrides instead of copy-pasted factories).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import runpy
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from infrakit.plan.sources import PROJECT_ROOT
+
+PROGRAM = PROJECT_ROOT / "__main__.py"
+FAKE_IPV4 = "192.0.2.10"
+
+
+@dataclass
+class Recorded:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    resources: list[Recorded] = field(default_factory=list)
+    ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs)))
+        outputs = dict(args.inputs)
+        if args.typ == "hcloud:index/primaryIp:PrimaryIp":
+            outputs["ipAddress"] = FAKE_IPV4
+        return str(next(self.ids)), outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+    def of_type(self, suffix: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ.endswith(suffix)]
+
+    def named(self, name: str) -> Recorded:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name!r}, found {len(matches)}"
+        return matches[0]
+
+
+@dataclass
+class Evaluation:
+    mocks: RecordingMocks
+    namespace: dict[str, Any]
+
+    @property
+    def commands(self) -> list[Recorded]:
+        return self.mocks.of_type("remote:Command")
+
+
+def evaluate(stack: str, values: dict[str, Any], secrets: dict[str, str] | None = None) -> Evaluation:
+    """Run the program for `stack` with `infrakit:` config `values` and secret `secrets`."""
+    secrets = secrets or {}
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="infrakit", stack=stack, preview=False)
+    config = {f"infrakit:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    config.update({f"infrakit:{k}": v for k, v in secrets.items()})
+    runtime_config.set_all_config(config, [f"infrakit:{k}" for k in secrets])
+    namespace: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def run() -> None:
+        namespace.update(runpy.run_path(str(PROGRAM), run_name="__pulumi__"))
+
+    run()
+    return Evaluation(mocks, namespace)

@@ -250,9 +250,8 @@ class LabHost:
 
     @classmethod
     def all(cls) -> list[LabHost]:
-        state = config.state_dir()
-        hosts = (cls._load(n, state) for n in _host_names(state))
-        return [h for h in hosts if h is not None]
+        """Every lab host, running or stopped."""
+        return cls._all(config.state_dir())
 
     def start(self, boot_timeout: float = BOOT_TIMEOUT) -> None:
         """Boot this (stopped) host's overlay again; the upper layer is kept."""
@@ -302,9 +301,14 @@ class LabHost:
         return cls(_Record(**data), state)
 
     @classmethod
+    def _all(cls, state: Path) -> list[LabHost]:
+        hosts = (cls._load(n, state) for n in _host_names(state))
+        return [h for h in hosts if h is not None]
+
+    @classmethod
     def _create(cls, name: str, state: Path, boot_timeout: float) -> LabHost:
         addrs = network.addresses_for(name)
-        others = [h for h in (cls._load(n, state) for n in _host_names(state)) if h]
+        others = cls._all(state)
         for other in others:
             if other.address == addrs.guest:
                 raise LabError(f"lab host name {name} maps to {addrs.guest}, used by {other.name}: pick another name")
@@ -370,8 +374,6 @@ class LabHost:
 
     def _boot(self, boot_timeout: float) -> None:
         """Start nspawn on the overlay, address the veth, wait for sshd. Lock held."""
-        if self._rec.base_key != base_key(self._state):
-            raise LabError(f"the base rootfs of lab host {self.name} changed: `down` it first")
         network.enable_forwarding(self._state)
         network.ensure_masquerade()
         self._mount()
@@ -474,10 +476,8 @@ def down_all() -> list[str]:
         return []
     removed = []
     with _lab_lock(state):
-        for name in _host_names(state):
-            host = LabHost._load(name, state)
-            if host is not None:
-                host._remove(STOP_TIMEOUT)
-                removed.append(name)
+        for host in LabHost._all(state):
+            host._remove(STOP_TIMEOUT)
+            removed.append(host.name)
         _release_network_if_idle(state)
     return removed

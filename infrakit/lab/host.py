@@ -11,7 +11,7 @@ Python API (used by the project's pytest fixtures)::
     h.ssh("sh", "-c", "echo x > /f")     # several args: an argv, each quoted
     h.ssh("systemctl is-active ssh")     # one arg: a shell command line
     h.ssh_argv("uname", "-a")            # the ssh argv itself (subprocess, testinfra...)
-    h.is_running, h.ssh_reachable()
+    h.is_running, h.ssh_reachable(), h.pid (nspawn), h.guest_init_pid (for nsenter)
     h.wait_stopped(60)                   # e.g. after `systemctl reboot` inside the guest
     h.start()                            # boot the SAME overlay again (upper layer kept)
     h.restart()                          # stop + start, overlay kept
@@ -146,6 +146,12 @@ class LabHost:
     def pid(self) -> int | None:
         """PID of systemd-nspawn when running."""
         return self._rec.pid if self.is_running else None
+
+    @property
+    def guest_init_pid(self) -> int | None:
+        """The guest's systemd (its PID 1) as seen from the host, e.g. for ``nsenter -t``."""
+        proc = self._proc()
+        return nspawn.guest_init_pid(proc) if proc is not None and nspawn.is_alive(proc) else None
 
     @property
     def dir(self) -> Path:

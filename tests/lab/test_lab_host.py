@@ -101,6 +101,8 @@ def test_api_reboot_keeps_the_overlay(
     assert host.ssh_key_path.stat().st_mode & 0o777 == 0o600
     assert host.host_side_address == host.address.rsplit(".", 1)[0] + ".1"
     assert host.ssh("hostname").stdout.strip() == name
+    init = host.guest_init_pid
+    assert init is not None and Path(f"/proc/{init}/comm").read_text().strip() == "systemd"
 
     # apt inside the guest: NAT, ip_forward, DNS and sources all have to be right
     host.ssh("apt-get", "-q", "-o", "Acquire::Retries=2", "update", timeout=240)

@@ -39,7 +39,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from infrakit.lab import config, network, nspawn
+from infrakit.lab import config, daemon, network, nspawn
 from infrakit.lab.errors import LabError
 from infrakit.lab.locking import file_lock
 from infrakit.lab.mirror import host_nameservers, static_host_entries
@@ -151,7 +151,7 @@ class LabHost:
     def guest_init_pid(self) -> int | None:
         """The guest's systemd (its PID 1) as seen from the host, e.g. for ``nsenter -t``."""
         proc = self._proc()
-        return nspawn.guest_init_pid(proc) if proc is not None and nspawn.is_alive(proc) else None
+        return nspawn.guest_init_pid(proc) if proc is not None and daemon.is_alive(proc) else None
 
     @property
     def dir(self) -> Path:
@@ -174,7 +174,7 @@ class LabHost:
     @property
     def is_running(self) -> bool:
         proc = self._proc()
-        return proc is not None and nspawn.is_alive(proc)
+        return proc is not None and daemon.is_alive(proc)
 
     def ssh_reachable(self, timeout: float = 1.0) -> bool:
         """True when the guest's sshd sends its banner."""
@@ -217,7 +217,7 @@ class LabHost:
     def wait_stopped(self, timeout: float = 60.0) -> bool:
         """Wait for nspawn to exit (the guest powered off or rebooted)."""
         proc = self._proc()
-        return proc is None or nspawn.wait_exit(proc, timeout)
+        return proc is None or daemon.wait_exit(proc, timeout)
 
     # -- life cycle ----------------------------------------------------------------
     @classmethod
@@ -389,7 +389,7 @@ class LabHost:
         self._rec.pid, self._rec.start_time = proc.pid, proc.start_time
         self._save()
         try:
-            network.wait_for_link(self.veth, timeout=LINK_TIMEOUT, alive=lambda: nspawn.is_alive(proc))
+            network.wait_for_link(self.veth, timeout=LINK_TIMEOUT, alive=lambda: daemon.is_alive(proc))
             network.configure_host_side(self.veth, network.addresses_for(self.name))
             self._wait_sshd(proc, started + boot_timeout)
         except BaseException:
@@ -399,7 +399,7 @@ class LabHost:
 
     def _wait_sshd(self, proc: nspawn.Proc, deadline: float) -> None:
         while not self.ssh_reachable(timeout=0.5):
-            if not nspawn.is_alive(proc):
+            if not daemon.is_alive(proc):
                 raise LabError(f"lab host {self.name} exited during boot (console log: {self.console_log})")
             if time.monotonic() >= deadline:
                 raise LabError(

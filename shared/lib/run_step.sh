@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+#
+# run_step.sh: run one step of the uploaded bundle, as root.
+#
+# Usage: run_step.sh STEP HASH [SSH_CLIENT_IP]
+#   STEP           step name, a directory under <bundle>/steps/
+#   HASH           the step hash the caller planned; must equal steps/STEP/hash
+#   SSH_CLIENT_IP  the admin's address for lock-out checks (may be empty;
+#                  falls back to $SSH_CLIENT when run directly over SSH)
+#
+# The bundle is the directory two levels above this file
+# (/var/lib/infrakit/bundle). Secrets, if steps/STEP/secrets lists any, come on
+# stdin as NAME=value lines: exactly the listed names, each once. Values are
+# never printed or written by this runner.
+#
+# Exports to the step script: the params.env values, the secrets, IK_STEP,
+# IK_STEP_DIR, IK_BUNDLE, IK_SSH_CLIENT. On success writes
+# $IK_STATE_DIR/STEP.hash and $IK_STATE_DIR/last-apply atomically
+# (IK_STATE_DIR defaults to /var/lib/infrakit/state).
+#
+# Exit codes: the script's own, or 2 bad arguments, 3 stale bundle / unknown
+# step, 4 bad stdin (secrets), 1 other runner errors.
+
+IK_STEP="run_step"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+
+readonly STEP_RE='^[a-z][a-z0-9_]{1,40}$'
+readonly HASH_RE='^[0-9a-f]{32,128}$'
+readonly SCRIPT_RE='^(shared|adapters)/[a-z0-9_/]+\.sh$'
+readonly LOCK_TIMEOUT=900
+
+# Write CONTENT to FILE atomically (temp file + rename), mode 0644.
+write_state() {
+  local file="$1" content="$2" tmp
+  tmp="$(mktemp "${file%/*}/.state.XXXXXXXX")"
+  printf '%s\n' "${content}" > "${tmp}"
+  chmod 0644 "${tmp}"
+  mv -fT -- "${tmp}" "${file}"
+}
+
+main() {
+  if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+    ik_help
+    return 0
+  fi
+  (( $# >= 2 && $# <= 3 )) || ik_die "usage: run_step.sh STEP HASH [SSH_CLIENT_IP]" 2
+  local step="$1" want_hash="$2" client="${3:-}"
+  [[ "${step}" =~ ${STEP_RE} ]] || ik_die "bad step name '${step}'" 2
+  [[ "${want_hash}" =~ ${HASH_RE} ]] || ik_die "bad step hash '${want_hash}' (expected lower-case hex)" 2
+  if [[ -z "${client}" && -n "${SSH_CLIENT:-}" ]]; then
+    client="${SSH_CLIENT%% *}"
+  fi
+  [[ -z "${client}" || "${client}" =~ ^[0-9A-Fa-f:.]{2,45}$ ]] \
+    || ik_die "bad SSH client address '${client}' (expected an IPv4/IPv6 address)" 2
+  IK_STEP="${step}"
+  ik_require_root
+
+  local bundle step_dir have_hash script
+  bundle="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+  cd -- "${bundle}" || ik_die "cannot enter ${bundle}"
+  if [[ "$(stat -c '%u' .)" != 0 ]] || [[ -n "$(find . -maxdepth 0 -perm /022)" ]]; then
+    ik_die "bundle ${bundle} must be owned by root and not group/world-writable"
+  fi
+  step_dir="${bundle}/steps/${step}"
+  have_hash=""
+  if [[ -f "${step_dir}/hash" ]]; then
+    read -r have_hash < "${step_dir}/hash" || true
+  fi
+  if [[ "${have_hash}" != "${want_hash}" ]]; then
+    ik_die "bundle is stale or step unknown: ${step} has hash '${have_hash:-none}' in ${bundle}, caller expected ${want_hash}" 3
+  fi
+  read -r script < "${step_dir}/script" || ik_die "${step_dir}/script is empty" 3
+  [[ "${script}" =~ ${SCRIPT_RE} && "${script}" != *..* && -f "${bundle}/${script}" ]] \
+    || ik_die "step ${step}: script '${script}' is not a bundled shared/ or adapters/ script" 3
+
+  ik_load_params "${step_dir}/params.env"
+  if [[ -s "${step_dir}/secrets" ]] && grep -q '[^[:space:]]' "${step_dir}/secrets"; then
+    ik_read_secrets "${step_dir}/secrets"
+  fi
+
+  install -d -m 0755 -o root -g root -- "${IK_STATE_DIR}"
+  exec 9> "${IK_STATE_DIR}/.run.lock"
+  flock -w "${LOCK_TIMEOUT}" 9 || ik_die "another step is still running (lock ${IK_STATE_DIR}/.run.lock)"
+
+  export IK_STEP="${step}" IK_STEP_DIR="${step_dir}" IK_BUNDLE="${bundle}" IK_SSH_CLIENT="${client}"
+  export IK_STATE_DIR PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  umask 022
+
+  local start=${SECONDS} rc=0
+  ik_log "running ${script} (hash ${want_hash:0:12})"
+  bash -- "${bundle}/${script}" < /dev/null 9>&- || rc=$?
+  if (( rc != 0 )); then
+    ik_log "${script} failed with exit ${rc} after $((SECONDS - start)) s; state not recorded"
+    return "${rc}"
+  fi
+  write_state "${IK_STATE_DIR}/${step}.hash" "${want_hash}"
+  write_state "${IK_STATE_DIR}/last-apply" "$(date -u +%Y-%m-%dT%H:%M:%SZ) step=${step} hash=${want_hash}"
+  ik_log "done in $((SECONDS - start)) s"
+}
+
+main "$@"

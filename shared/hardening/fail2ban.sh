@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+#
+# fail2ban.sh: the sshd jail (systemd backend, nftables bans), tested before it is loaded.
+#
+# Inputs (environment):
+#   F2B_WAIT      seconds to wait for the sshd jail to come up (default: 30)
+# Rendered files (files.tsv):
+#   jail.local -> /etc/fail2ban/jail.d/infrakit.local
+#
+# Installs the jail file, tests the whole configuration with
+# `fail2ban-client -t` (rolls back and dies if it fails), enables and starts
+# fail2ban, reloads it only when the file changed, then checks that the sshd
+# jail is active. Needs python3-systemd (installed by base_packages).
+# Last stdout line: infrakit: step=<step> changed=<0|1>
+
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+
+readonly UNIT=fail2ban.service
+
+sshd_jail_up() {
+  fail2ban-client status sshd >/dev/null 2>&1
+}
+
+wait_for_jail() {
+  local wait="$1" deadline
+  deadline=$((SECONDS + wait))
+  until sshd_jail_up; do
+    (( SECONDS < deadline )) || return 1
+    sleep 1
+  done
+}
+
+main() {
+  ik_args "$@"
+  ik_require_root
+  ik_require_os
+  : "${F2B_WAIT:=30}"
+  ik_require_match F2B_WAIT '^[0-9]{1,4}$' "a number of seconds"
+  command -v fail2ban-client >/dev/null || ik_die "fail2ban is not installed (the base_packages step installs it)"
+  ik_pkg_installed python3-systemd || ik_die "python3-systemd is not installed; the systemd backend needs it"
+
+  local changed_file=0 was_active=0
+  if ik_unit_active "${UNIT}"; then
+    was_active=1
+  fi
+  if ik_install_file jail.local; then
+    changed_file=1
+  fi
+  if ! fail2ban-client -t >&2; then
+    ik_rollback_files
+    ik_die "fail2ban-client -t rejects the configuration; rolled back"
+  fi
+  ik_ensure_unit "${UNIT}" enable now
+  if (( changed_file && was_active )); then
+    fail2ban-client reload >&2
+    ik_log "fail2ban reloaded"
+  fi
+
+  if ! wait_for_jail "${F2B_WAIT}"; then
+    ik_warn "the sshd jail is not active; restarting fail2ban once"
+    systemctl restart "${UNIT}"
+    ik_changed
+    wait_for_jail "${F2B_WAIT}" || {
+      journalctl --no-pager -n 20 -u "${UNIT}" >&2 || true
+      ik_die "the fail2ban sshd jail is not active (fail2ban-client status sshd)"
+    }
+  fi
+  ik_done
+}
+
+main "$@"

@@ -99,7 +99,7 @@ def run_step(conn: Connection, planned: PlannedStep, sudo: bool, secrets: Mappin
         match = DONE_RE.match(line)
         if match and match["step"] == step.name:
             changed = match["changed"] == "1"
-        say(f"  [{step.name}]{'!' if stream == 'stderr' else ' '} {line}")
+        say(f"  [{step.name}] {line}")
 
     try:
         result = conn.run(step_command(planned, sudo), stdin=stdin, on_line=on_line, timeout=timeout)

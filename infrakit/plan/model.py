@@ -84,10 +84,21 @@ class Service(PlanModel):
 
 
 class HealthCheck(PlanModel):
+    """A check the monitoring tier runs on (or against) the host.
+
+    `target` is a unit (systemd), `host:port` (tcp), a URL (http) or a command line
+    (command). For http, `method`/`body`/`headers` describe the request (e.g. a JSON-RPC
+    POST) and `expect` is a substring the response body must contain ("" = any 2xx).
+    The extra fields default to a plain GET, so older checks read the same.
+    """
+
     name: str
     kind: Literal["systemd", "tcp", "http", "command"]
     target: str
     expect: str = ""
+    method: Literal["GET", "POST"] = "GET"
+    body: str = ""
+    headers: dict[str, str] = {}
 
 
 class PlannedStep(PlanModel):

@@ -21,15 +21,18 @@ def validate(config: StackConfig) -> list[tuple[str, str]]:
     """Chain, role and network checks, then the adapter's own checks."""
     adapter = ADAPTERS.get(config.chain)
     if adapter is None:
-        return [("infrakit:chain", f"unknown chain {config.chain!r} (expected one of: {', '.join(sorted(ADAPTERS))})")]
+        known = ", ".join(sorted(ADAPTERS))
+        return [("infrakit:chain", f"unknown chain {config.chain!r} (expected one of: {known})")]
     problems: list[tuple[str, str]] = []
     if config.role not in adapter.roles:
+        roles = ", ".join(adapter.roles)
         problems.append(
-            ("infrakit:role", f"chain {adapter.name!r} has no role {config.role!r} (expected one of: {', '.join(adapter.roles)})")
+            ("infrakit:role", f"chain {adapter.name!r} has no role {config.role!r} (expected one of: {roles})")
         )
     if config.network not in adapter.networks:
+        networks = ", ".join(adapter.networks)
         problems.append(
             ("infrakit:network",
-             f"chain {adapter.name!r} has no network {config.network!r} (expected one of: {', '.join(adapter.networks)})")
+             f"chain {adapter.name!r} has no network {config.network!r} (expected one of: {networks})")
         )
     return problems + adapter.validate(config)

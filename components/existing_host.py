@@ -12,7 +12,7 @@ class ExistingHost(pulumi.ComponentResource):
 
     address: pulumi.Output[str]
 
-    def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("infrakit:host:ExistingHost", name, None, opts)
         assert isinstance(config.host, ExistingTarget)
         self.address = pulumi.Output.from_input(config.host.address)

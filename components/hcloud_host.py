@@ -16,7 +16,9 @@ class HcloudHost(pulumi.ComponentResource):
 
     address: pulumi.Output[str]
 
-    def __init__(self, name: str, config: StackConfig, plan: HostPlan, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, config: StackConfig, plan: HostPlan, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("infrakit:host:HcloudHost", name, None, opts)
         target = config.host
         assert isinstance(target, HcloudTarget)

@@ -63,7 +63,7 @@ class HostSetup(pulumi.ComponentResource):
         sudo: bool,
         secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
-    ):
+    ) -> None:
         super().__init__("infrakit:host:HostSetup", name, None, opts)
         path, digest = write_bundle(plan)
         self.bundle_digest = digest

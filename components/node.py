@@ -15,7 +15,7 @@ from infrakit.plan.model import HostPlan
 class ChainNode(pulumi.ComponentResource):
     """Provision (or adopt) the host, then converge it with the plan."""
 
-    def __init__(self, name: str, stack: Stack, plan: HostPlan, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, stack: Stack, plan: HostPlan, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("infrakit:index:ChainNode", name, None, opts)
         config = stack.config
         child = pulumi.ResourceOptions(parent=self)

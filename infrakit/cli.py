@@ -8,8 +8,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from infrakit.apply.cli import add_parser as add_apply
 from infrakit.config import ConfigError, list_stacks, load_stack
 from infrakit.config.secrets import SECRET_KEYS
+from infrakit.lab.cli import add_parser as add_lab
 from infrakit.plan import build_plan
 from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
 
@@ -53,7 +55,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for planned in plan.steps:
         step = planned.step
         secret = ",".join(step.secrets.values()) or "-"
-        print(f"{planned.index + 1:>2}  {step.name:<22} {planned.hash[:12]}  {step.script:<44} {secret:<8} {step.description}")
+        print(f"{planned.index + 1:>2}  {step.name:<22} {planned.hash[:12]}  {step.script:<44} {secret:<8} "
+              f"{step.description}")
     print(f"\ninbound: {plan.ssh_port}/tcp ssh from {', '.join(plan.admin_cidrs)}")
     for port in plan.ports:
         where = "anywhere" if port.exposure == "public" else "localhost/private only"
@@ -86,9 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from infrakit.apply.cli import add_parser as add_apply
-    from infrakit.lab.cli import add_parser as add_lab
-
     add_apply(sub)
     add_lab(sub)
 

@@ -19,6 +19,18 @@ from infrakit.plan.sources import PROJECT_ROOT
 
 PROGRAM = PROJECT_ROOT / "__main__.py"
 FAKE_IPV4 = "192.0.2.10"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker for a secret value on the wire
+
+
+def unwrap(value: Any) -> Any:
+    """Inputs as the provider would see them, with Pulumi's secret wrappers removed."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return unwrap(value["value"])
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
 
 
 @dataclass
@@ -26,6 +38,11 @@ class Recorded:
     typ: str
     name: str
     inputs: dict[str, Any]
+    raw_inputs: dict[str, Any]  # as sent, secrets still wrapped
+
+    def is_secret(self, key: str) -> bool:
+        value = self.raw_inputs.get(key)
+        return isinstance(value, dict) and SECRET_SIG in value
 
 
 @dataclass
@@ -34,7 +51,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs)))
+        self.resources.append(Recorded(args.typ, args.name, unwrap(dict(args.inputs)), dict(args.inputs)))
         outputs = dict(args.inputs)
         if args.typ == "hcloud:index/primaryIp:PrimaryIp":
             outputs["ipAddress"] = FAKE_IPV4

@@ -5,6 +5,7 @@
     infrakit lab status
     infrakit lab restart [--name NAME]
     infrakit lab packages [--vm]
+    infrakit lab vm up [--name NAME] [--keep] [--timeout S] | vm down [--name NAME | --all] | vm status
 
 The main CLI calls ``add_parser(subparsers)`` and then ``args.func(args) -> int``.
 Until it exists: ``python -m infrakit.lab.cli lab up``.
@@ -22,6 +23,7 @@ from infrakit.lab import config, host
 from infrakit.lab.errors import LabError
 from infrakit.lab.host import LabHost
 from infrakit.lab.packages import ensure_host_packages
+from infrakit.lab.vm import DEFAULT_VM_NAME, VM_BOOT_TIMEOUT, LabVM, vm_down_all
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -88,9 +90,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 "yes" if running and h.ssh_reachable() else "no",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    _print_table(rows)
     return 0
 
 
@@ -163,9 +163,80 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     _timeout_arg(restart)
     restart.set_defaults(func=_guarded(_cmd_restart))
 
+    _add_vm_parser(sub)
+
     packages = sub.add_parser("packages", help="apt-install the host packages the lab needs")
     packages.add_argument("--vm", action="store_true", help="also the VM lane's packages")
     packages.set_defaults(func=_guarded(_cmd_packages))
+
+
+def _cmd_vm_up(args: argparse.Namespace) -> int:
+    vm = LabVM.up(args.name, keep=args.keep, boot_timeout=args.timeout)
+    print(f"lab VM {vm.name} is up, ssh on 127.0.0.1:{vm.ssh_port} (pid {vm.pid})", file=sys.stderr)
+    print(vm.ssh_command())
+    return 0
+
+
+def _cmd_vm_down(args: argparse.Namespace) -> int:
+    if args.all:
+        removed = vm_down_all()
+        print(f"removed: {' '.join(removed)}" if removed else "no lab VM was up")
+        return 0
+    vm = LabVM.get(args.name)
+    if vm is None:
+        print(f"lab VM {args.name} is not up")
+    else:
+        vm.down()
+        print(f"lab VM {args.name} is down")
+    return 0
+
+
+def _cmd_vm_status(args: argparse.Namespace) -> int:
+    vms = LabVM.all()
+    if not vms:
+        print("no lab VMs")
+        return 0
+    rows = [("NAME", "STATE", "PID", "SSH PORT", "SSH")]
+    for vm in vms:
+        running = vm.is_running
+        rows.append(
+            (
+                vm.name,
+                "running" if running else "stopped",
+                str(vm.pid) if running else "-",
+                str(vm.ssh_port),
+                "yes" if running and vm.ssh_reachable() else "no",
+            )
+        )
+    _print_table(rows)
+    return 0
+
+
+def _add_vm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    vm = sub.add_parser(
+        "vm",
+        help="qemu VMs (own kernel, slow) for vm.*/kernel.* sysctls and reboots",
+        description="The VM lane: the lab rootfs with a Debian kernel under qemu (TCG).",
+    )
+    vm_sub = vm.add_subparsers(dest="vm_command", metavar="COMMAND", required=True)
+    up = vm_sub.add_parser("up", help="boot a VM and print its SSH command")
+    up.add_argument("--name", default=DEFAULT_VM_NAME, help="VM name (default: %(default)s)")
+    up.add_argument("--keep", action="store_true", help="boot an existing stopped VM again")
+    up.add_argument("--timeout", type=float, default=VM_BOOT_TIMEOUT, help="seconds to wait for sshd")
+    up.set_defaults(func=_guarded(_cmd_vm_up))
+    down = vm_sub.add_parser("down", help="kill a VM and delete its disk overlay")
+    which = down.add_mutually_exclusive_group()
+    which.add_argument("--name", default=DEFAULT_VM_NAME, help="VM name (default: %(default)s)")
+    which.add_argument("--all", action="store_true", help="every lab VM")
+    down.set_defaults(func=_guarded(_cmd_vm_down))
+    status = vm_sub.add_parser("status", help="list VMs")
+    status.set_defaults(func=_guarded(_cmd_vm_status))
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

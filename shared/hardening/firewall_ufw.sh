@@ -12,7 +12,11 @@
 #            (proto tcp|udp, port N or N:M, source `any` or a CIDR, comment a
 #            word); `#` starts a comment line
 #
-# Defaults: deny incoming, allow outgoing, deny routed; IPV6=yes. The ufw rule
+# Defaults: deny incoming, allow outgoing, deny routed; IPV6=yes; when the
+# sysctl step's /etc/sysctl.d/90-infrakit.conf exists, ufw applies
+# /etc/infrakit/ufw-sysctl.conf at start instead of /etc/ufw/sysctl.conf: the
+# same minus the keys InfraKit sets (ufw's log_martians=0 would undo the sysctl
+# step at every boot). The ufw rule
 # set (IPv4 and IPv6, as stored in /etc/ufw/user.rules and user6.rules) is
 # converged to exactly the file: missing rules are added first, then every
 # other rule is deleted and reported. Lock-out guard: refuses (non-zero,
@@ -25,6 +29,9 @@
 source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 readonly UFW_DEFAULTS=/etc/default/ufw
+readonly UFW_SYSCTL=/etc/ufw/sysctl.conf
+readonly INFRAKIT_SYSCTL=/etc/sysctl.d/90-infrakit.conf
+readonly UFW_SYSCTL_DERIVED=/etc/infrakit/ufw-sysctl.conf
 
 # The rule logic, in python3 (present on every supported target):
 #   check RULES SSH_PORT CLIENT CIDR...  lock-out guard; exit 1 with reasons
@@ -179,17 +186,39 @@ ufw_py() {
   python3 -c "${UFW_PY}" "$@"
 }
 
-ensure_ipv6() {
+# Which sysctl file ufw applies when it starts: ufw's own, minus every key the
+# sysctl step manages (ufw's file sets e.g. log_martians=0 and would undo the
+# sysctl step at each boot). Without the sysctl step's file, ufw's own file.
+ufw_sysctl_file() {
   local tmp
-  if grep -qx 'IPV6=yes' "${UFW_DEFAULTS}"; then
-    return 1
+  if [[ ! -f "${INFRAKIT_SYSCTL}" || ! -f "${UFW_SYSCTL}" ]]; then
+    printf '%s\n' "${UFW_SYSCTL}"
+    return 0
   fi
   ik_tmpfile tmp
-  if grep -q '^IPV6=' "${UFW_DEFAULTS}"; then
-    sed 's/^IPV6=.*/IPV6=yes/' "${UFW_DEFAULTS}" > "${tmp}"
-  else
-    { cat -- "${UFW_DEFAULTS}"; echo 'IPV6=yes'; } > "${tmp}"
-  fi
+  {
+    printf '# Managed by InfraKit (firewall_ufw): %s without the keys that\n' "${UFW_SYSCTL}"
+    printf '# %s sets, so that ufw does not undo them when it starts.\n' "${INFRAKIT_SYSCTL}"
+    awk -F= '
+      NR == FNR { if ($0 !~ /^[[:space:]]*([#;]|$)/) { k = $1; gsub(/[[:space:]-]/, "", k); ours[k] = 1 }; next }
+      /^[[:space:]]*([#;]|$)/ { next }
+      { k = $1; gsub(/[[:space:]]/, "", k); gsub(/\//, ".", k); if (!(k in ours)) print }
+    ' "${INFRAKIT_SYSCTL}" "${UFW_SYSCTL}"
+  } > "${tmp}"
+  ik_write_file "${tmp}" "${UFW_SYSCTL_DERIVED}" 0644 root:root || true
+  SYSCTL_FILE="${UFW_SYSCTL_DERIVED}"
+}
+
+# /etc/default/ufw: IPV6=yes and IPT_SYSCTL=<file>. Predicate: 0 if changed.
+ensure_ufw_defaults_file() {
+  local sysctl_file="$1" tmp
+  ik_tmpfile tmp
+  awk -v sysctl_file="${sysctl_file}" '
+    /^IPV6=/ { print "IPV6=yes"; v6 = 1; next }
+    /^IPT_SYSCTL=/ { print "IPT_SYSCTL=" sysctl_file; sc = 1; next }
+    { print }
+    END { if (!v6) print "IPV6=yes"; if (!sc) print "IPT_SYSCTL=" sysctl_file }
+  ' "${UFW_DEFAULTS}" > "${tmp}"
   ik_write_file "${tmp}" "${UFW_DEFAULTS}" 0644 root:root
 }
 
@@ -226,9 +255,10 @@ main() {
   ufw_py plan "${rules}" yes > /dev/null || ik_die "cannot read the current ufw rules"
 
   ik_install_file rules || true
-  local ipv6_changed=0 added=0 deleted=0 line action proto port source comment number desc
-  if ensure_ipv6; then
-    ipv6_changed=1
+  local defaults_changed=0 added=0 deleted=0 line action proto port source comment number desc
+  ufw_sysctl_file
+  if ensure_ufw_defaults_file "${SYSCTL_FILE}"; then
+    defaults_changed=1
   fi
 
   while IFS=$'\t' read -r action proto port source comment; do
@@ -263,7 +293,7 @@ main() {
     ufw --force enable >&2
     ik_log "ufw enabled"
     ik_changed
-  elif (( ipv6_changed )); then
+  elif (( defaults_changed )); then
     ufw reload >&2
   fi
   ik_ensure_unit ufw.service enable

@@ -10,7 +10,9 @@
 # Installs both files, then checks with `apt-config dump` that APT parses them
 # and that APT::Periodic::Unattended-Upgrade has the value in 20auto-upgrades
 # (no later file overrides it); rolls back and dies otherwise. Makes sure the
-# apt-daily and apt-daily-upgrade timers are enabled and running.
+# apt-daily and apt-daily-upgrade timers are enabled and running (a masked
+# timer is unmasked, with a warning, when upgrades are enabled: otherwise no
+# update would ever run; with upgrades disabled a masked timer is left alone).
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
@@ -38,8 +40,19 @@ main() {
     ik_rollback_files
     ik_die "${KEY} is '${have}' after installing, not '${want}': another file in /etc/apt/apt.conf.d overrides it; rolled back"
   fi
-  ik_ensure_unit apt-daily.timer enable now
-  ik_ensure_unit apt-daily-upgrade.timer enable now
+  local timer
+  for timer in apt-daily.timer apt-daily-upgrade.timer; do
+    if [[ "$(systemctl is-enabled "${timer}" 2>/dev/null || true)" == masked ]]; then
+      if [[ "${want}" == 0 ]]; then
+        ik_log "${timer} is masked; left alone because unattended upgrades are disabled"
+        continue
+      fi
+      systemctl unmask --quiet "${timer}"
+      ik_warn "${timer} was masked, so no security update would ever run; unmasked it"
+      ik_changed
+    fi
+    ik_ensure_unit "${timer}" enable now
+  done
   ik_done
 }
 

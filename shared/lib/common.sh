@@ -529,7 +529,7 @@ ik__apt_get_install() {
   local timeout="$1"
   shift
   apt-get -y -q --no-install-recommends \
-    -o "DPkg::Lock::Timeout=${timeout}" \
+    -o "DPkg::Lock::Timeout=${timeout}" -o Dpkg::Use-Pty=0 \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     install -- "$@" >&2
 }

@@ -92,7 +92,7 @@ main() {
   bash -- "${bundle}/${script}" < /dev/null 9>&- || rc=$?
   if (( rc != 0 )); then
     ik_log "${script} failed with exit ${rc} after $((SECONDS - start)) s; state not recorded"
-    return "${rc}"
+    exit "${rc}"
   fi
   write_state "${IK_STATE_DIR}/${step}.hash" "${want_hash}"
   write_state "${IK_STATE_DIR}/last-apply" "$(date -u +%Y-%m-%dT%H:%M:%SZ) step=${step} hash=${want_hash}"

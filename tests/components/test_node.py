@@ -9,7 +9,7 @@ import pytest
 
 from infrakit.config import list_stacks, load_stack, read_stack_file
 from infrakit.plan import build_plan
-from tests.conftest import StackFactory
+from tests.conftest import StackFactory, load_values
 from tests.pulumi_mocks import Evaluation, evaluate
 
 SECRET = "https://hooks.example.invalid/very-secret-token-5f2c"
@@ -78,7 +78,7 @@ def test_server_uses_the_stable_primary_ip_and_firewall(stack_values: StackFacto
     result = run(stack_values)
     server = result.mocks.of_type("hcloud:index/server:Server")[0]
     (net,) = server.inputs["publicNets"]
-    assert net["ipv4Enabled"] is True and isinstance(net["ipv4"], int)
+    assert net["ipv4Enabled"] is True and net["ipv4"] == int(net["ipv4"]) > 0
     assert len(server.inputs["firewallIds"]) == 1
     assert "ops" in server.inputs["userData"] and "NOPASSWD" in server.inputs["userData"]
 
@@ -87,7 +87,7 @@ def test_one_command_per_step_with_hash_trigger_in_order(stack_values: StackFact
                                                          captured_opts: dict[str, pulumi.ResourceOptions]) -> None:
     """Triggers = step hash is what makes an unchanged step not run again."""
     result = run(stack_values)
-    plan = build_plan(load_stack("hardened-hcloud"))
+    plan = build_plan(load_values(stack_values(), stack="test-node"))
     by_name = {c.name: c for c in result.commands}
     previous = "test-node-setup-bundle-install"
     for planned in plan.steps:
@@ -97,7 +97,7 @@ def test_one_command_per_step_with_hash_trigger_in_order(stack_values: StackFact
         assert planned.hash in command.inputs["create"]
         assert command.inputs["connection"]["user"] == "ops"
         assert command.inputs["connection"]["dialErrorLimit"] >= 20, "fresh servers need dial retries"
-        deps = [d._name for d in captured_opts[name].depends_on]  # noqa: SLF001
+        deps = [d._name for d in captured_opts[name].depends_on]
         assert deps == [previous], f"{name} must run right after {previous}"
         previous = name
 
@@ -110,6 +110,7 @@ def test_no_secret_in_any_command_string(stack_values: StackFactory) -> None:
         assert SECRET not in str(command.inputs.get("triggers")), command.name
     node_env = result.mocks.named("test-node-setup-node_env")
     assert node_env.inputs["stdin"] == f"ALERT_WEBHOOK_URL={SECRET}\n"
+    assert node_env.is_secret("stdin"), "stdin must be stored encrypted in state"
     assert node_env.inputs["logging"] == "none", "a step fed secrets must not log its output"
 
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import Lab, lab_stack
+from infrakit.plan import build_plan
+from tests.e2e.conftest import Lab, guest_init_pid, lab_stack
 
 pytestmark = pytest.mark.lab
 
@@ -67,8 +68,6 @@ def test_failing_step_is_named_and_nothing_after_it_runs(converged: Lab) -> None
     """Lock-out safety doubles as a failure test: a firewall that would drop us is refused."""
     stack = lab_stack(converged.host, access={**lab_stack(converged.host).config.access.model_dump(by_alias=True),
                                               "adminCidrs": ["192.0.2.0/24"]})
-    from infrakit.plan import build_plan
-
     report = converged.apply("lockout", plan=build_plan(stack))
     assert report.failed and report.failed.name == "firewall_ufw" and report.failed.status == "failed"
     assert report.failed.exit_code not in (None, 0)
@@ -80,6 +79,4 @@ def test_failing_step_is_named_and_nothing_after_it_runs(converged: Lab) -> None
 
 
 def _init(lab: Lab) -> int:
-    from tests.e2e.conftest import guest_init_pid
-
     return guest_init_pid(lab.host)

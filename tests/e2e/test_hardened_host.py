@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 
 import paramiko
 import pytest
@@ -42,7 +43,7 @@ def test_password_login_is_refused(lab: Lab) -> None:
     lab.guest("sh", "-c", "echo 'ops:Corr3ct-Horse-Battery' | chpasswd")
     try:
         with pytest.raises(paramiko.AuthenticationException):
-            ssh_login(lab.host.address, "ops", password="Corr3ct-Horse-Battery")  # noqa: S106
+            ssh_login(lab.host.address, "ops", password="Corr3ct-Horse-Battery")
     finally:
         lab.guest("usermod", "-p", "*", "ops")
 
@@ -93,8 +94,6 @@ def test_firewall_default_deny_and_only_admin_ssh(lab: Lab, infra: testinfra.hos
 def test_ssh_from_outside_the_admin_cidrs_is_dropped(lab: Lab) -> None:
     """The same SSH port, from a lab address that is not in adminCidrs, must not answer."""
     outsider = lab.host.host_side_address.rsplit(".", 1)[0] + ".77"
-    import subprocess
-
     subprocess.run(["ip", "addr", "add", f"{outsider}/24", "dev", lab.host.veth], check=True)
     try:
         assert not _can_connect(lab.host.address, 22, source=outsider)

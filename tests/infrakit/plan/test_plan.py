@@ -5,12 +5,13 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from infrakit.config import load_stack
+from infrakit.config import RawConfig, load, load_stack
 from infrakit.plan import build_plan
 from infrakit.plan.model import Step, plan_steps
 from infrakit.plan.templates import environment
 from tests.conftest import StackFactory, load_values
 
+OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIODxzMJdIUbDGjShYpHv6ewzfWFeK4UZC3PV4XSojGHo x"
 HARDENED_ORDER = [
     "base_packages",
     "create_user",
@@ -51,8 +52,7 @@ def test_hashes_are_stable(stack_values: StackFactory) -> None:
         ({"hardening": {"extraPackages": ["htop"]}}, {"base_packages"}),
         ({"hardening": {"upgrades": {"autoReboot": True}}}, {"unattended_upgrades"}),
         ({"access": {"adminCidrs": ["192.0.2.0/24"]}}, {"firewall_ufw"}),
-        ({"access": {"adminKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIODxzMJdIUbDGjShYpHv6ewzfWFeK4UZC3PV4XSojGHo x"]}},
-         {"create_user"}),
+        ({"access": {"adminKeys": [OTHER_KEY]}}, {"create_user"}),
         ({"access": {"sshPort": 2222}}, {"harden_ssh", "firewall_ufw", "fail2ban"}),
         ({"role": "host", "hardening": {"timeSync": {"servers": ["ntp.example.org"]}}}, {"time_sync"}),
     ],
@@ -110,8 +110,6 @@ def test_host_firewall_rules_are_exactly_ssh_from_admin_cidrs() -> None:
 
 
 def test_secret_values_never_enter_the_plan(stack_values: StackFactory) -> None:
-    from infrakit.config.loader import RawConfig, load
-
     stack = load(RawConfig("s", stack_values(), frozenset({"alertWebhookUrl"})))
     plan = build_plan(stack)
     node_env = plan.step("node_env").step

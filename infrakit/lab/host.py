@@ -24,7 +24,7 @@ Python API (used by the project's pytest fixtures)::
 
 Every call is bounded in time and raises ``LabError`` (one-line message) for expected
 failures. State lives in ``$INFRAKIT_LAB_STATE`` (default /var/lib/infrakit/lab):
-``lab_ed25519`` (the throwaway key), ``base/`` (pristine rootfs), ``hosts/NAME/``
+``lab_ed25519`` (the throwaway key), ``bases/KEY/`` (pristine rootfs), ``hosts/NAME/``
 (``upper/ work/ merged/ host.json``), ``logs/NAME.console.log``. One flock serialises lab changes.
 """
 
@@ -50,7 +50,7 @@ from infrakit.lab.packages import (
     require_root,
 )
 from infrakit.lab.proc import run
-from infrakit.lab.rootfs import base_dir, base_key, default_recipe, ensure_base
+from infrakit.lab.rootfs import base_dir, default_recipe, ensure_base, prune_bases
 
 __all__ = ["LabError", "LabHost", "down_all", "ensure_host_packages", "lab_key"]
 
@@ -320,7 +320,8 @@ class LabHost:
                 raise LabError(f"lab host name {name} maps to {addrs.guest}, used by {other.name}: pick another name")
         key = lab_key(state)
         recipe = default_recipe()
-        ensure_base(state, recipe, in_use=bool(others))
+        ensure_base(state, recipe)
+        prune_bases(state, keep={recipe.key(), *(h._rec.base_key for h in others)})
         record = _Record(
             name=name,
             idx=addrs.idx,
@@ -349,9 +350,10 @@ class LabHost:
     def _mount(self) -> None:
         if is_mounted(self.rootfs):
             return
-        if base_key(self._state) != self._rec.base_key or not base_dir(self._state).is_dir():
-            raise LabError(f"the base rootfs of lab host {self.name} is gone or changed: `down` it and `up` again")
-        mount_overlay(base_dir(self._state), self.dir / "upper", self.dir / "work", self.rootfs)
+        lower = base_dir(self._state, self._rec.base_key)
+        if not lower.is_dir():
+            raise LabError(f"the base rootfs of lab host {self.name} is gone: `down` it and `up` again")
+        mount_overlay(lower, self.dir / "upper", self.dir / "work", self.rootfs)
 
     def _write_guest_files(self, pubkey: Path, mirror_hosts: list[str]) -> None:
         """Per-host files, written once into the upper layer before the first boot."""

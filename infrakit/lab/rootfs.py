@@ -3,7 +3,7 @@
 The recipe (suite, packages, mirror, setup files and script) is hashed into a cache key;
 the finished rootfs is cached as ``<cache>/bookworm-<key>.tar.zst`` so a recipe change
 rebuilds and anything else reuses it. ``ensure_base`` extracts the tarball once into
-``<state>/base`` (the pristine lower layer of every host's overlay).
+``<state>/bases/<key>`` (the pristine lower layer of every host's overlay).
 
 Per-host details (hostname, address, resolv.conf, the SSH key) are not in the rootfs:
 ``host.py`` writes them into each host's overlay before its first boot.
@@ -207,37 +207,34 @@ def extract(tarball: Path, dest: Path) -> None:
     )
 
 
-def base_dir(state: Path) -> Path:
-    return state / "base"
+def base_dir(state: Path, key: str) -> Path:
+    """The pristine extracted rootfs of cache key ``key``: a lower layer, never booted."""
+    return state / "bases" / key
 
 
-def base_key(state: Path) -> str | None:
-    key_file = state / "base.key"
-    return key_file.read_text().strip() if key_file.is_file() else None
+def ensure_base(state: Path, recipe: Recipe) -> Path:
+    """``<state>/bases/<key>`` extracted from the recipe's tarball once, then reused.
 
-
-def ensure_base(state: Path, recipe: Recipe, *, in_use: bool) -> Path:
-    """``<state>/base`` extracted from the recipe's tarball (reused when the key matches).
-
-    ``in_use``: some host's overlay sits on the current base, which then must not change.
-    The caller holds the lab lock.
+    One directory per key, so hosts made before a recipe change keep their lower layer
+    while new hosts get the new one. The caller holds the lab lock.
     """
-    base = base_dir(state)
-    key = recipe.key()
-    if base.is_dir() and base_key(state) == key:
+    base = base_dir(state, recipe.key())
+    if base.is_dir():
         return base
-    if base.exists() and in_use:
-        raise LabError(
-            "the lab rootfs recipe changed but hosts still use the old base: run `infrakit lab down --all` first"
-        )
     tarball, _ = ensure_cached(recipe)
-    (state / "base.key").unlink(missing_ok=True)
-    remove_tree(base)
-    tmp = state / "base.partial"
+    tmp = base.with_name(base.name + ".partial")
     remove_tree(tmp)
     started = time.monotonic()
     extract(tarball, tmp)
     tmp.rename(base)
-    (state / "base.key").write_text(key + "\n")
     log.info("extracted the base rootfs in %.1f s", time.monotonic() - started)
     return base
+
+
+def prune_bases(state: Path, keep: set[str]) -> None:
+    """Remove extracted bases whose key is not in ``keep``. The caller holds the lab lock."""
+    bases = state / "bases"
+    if bases.is_dir():
+        for path in bases.iterdir():
+            if path.name not in keep:
+                remove_tree(path)

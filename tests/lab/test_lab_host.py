@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infrakit.lab import network, rootfs
+from infrakit.lab import config, network, rootfs
 from infrakit.lab.errors import LabError
 from infrakit.lab.host import LabHost
 
@@ -131,3 +131,6 @@ def test_boot_timeout_tears_down_what_was_made(fresh_name: str, nothing_left: Ca
         LabHost.up(fresh_name, boot_timeout=0.2)
     assert LabHost.get(fresh_name) is None
     nothing_left(fresh_name)
+    console = config.state_dir() / "logs" / f"{fresh_name}.console.log"
+    assert "systemd" in console.read_text(errors="replace"), "the failed boot's console log must stay"
+    console.unlink()

@@ -249,6 +249,11 @@ class HardeningConfig(Model):
     extra_packages: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]+$")]] = []
 
 
+# Imported here, not at the top: these modules build on Model and the types above.
+from infrakit.config.monitoring import MonitoringConfig  # noqa: E402
+from infrakit.config.web import WebConfig  # noqa: E402
+
+
 class StackConfig(Model):
     """Everything one stack says. `chain`/`role`/`network` are checked by the adapter."""
 
@@ -258,6 +263,8 @@ class StackConfig(Model):
     host: HostTarget
     access: AccessConfig
     hardening: HardeningConfig = HardeningConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    web: WebConfig = WebConfig()
     chain_settings: dict[str, object] = {}
 
     @property

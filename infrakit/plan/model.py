@@ -90,6 +90,12 @@ class HealthCheck(PlanModel):
     (command). For http, `method`/`body`/`headers` describe the request (e.g. a JSON-RPC
     POST) and `expect` is a substring the response body must contain ("" = any 2xx).
     The extra fields default to a plain GET, so older checks read the same.
+
+    Thresholds (http only): `query` is a jq expression on the JSON response body that
+    yields a number (helpers: `hex` turns "0x1a" into 26, `age` turns a unix time into
+    seconds ago); it is compared with `warn`/`crit`, where `bound` "max" means higher is
+    worse (e.g. head age, blocks behind) and "min" lower is worse (e.g. peers). A boolean
+    counts as 1/0. Checks run as shared/monitoring/check_rpc.sh (Nagios exit codes).
     """
 
     name: str
@@ -99,6 +105,10 @@ class HealthCheck(PlanModel):
     method: Literal["GET", "POST"] = "GET"
     body: str = ""
     headers: dict[str, str] = {}
+    query: str = ""
+    warn: float | None = None
+    crit: float | None = None
+    bound: Literal["max", "min"] = "max"
 
 
 class PlannedStep(PlanModel):

@@ -25,8 +25,11 @@ main() {
   known="${state}/known_hosts"
   install -m 0600 infrakit/lab/insecure_key/lab_admin_ed25519 "${admin_key}"
 
-  if ! "${ik}" lab status 2>/dev/null | grep -qE "^${HOST}[[:space:]].*running"; then
+  if ! .venv/bin/python -c "import sys; from infrakit.lab.host import LabHost; h = LabHost.get('${HOST}'); \
+sys.exit(0 if h and h.is_running else 1)"; then
     "${ik}" lab up --name "${HOST}"
+    # a new lab host has new host keys: forget the old ones (lab known_hosts only)
+    rm -f "${known}"
   fi
   echo
   echo "== first apply (bootstraps the admin user as root, then converges as the admin user)"

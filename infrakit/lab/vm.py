@@ -277,7 +277,7 @@ class LabVM:
         require_host_packages(vm=True)
         state = config.state_dir()
         state.mkdir(parents=True, exist_ok=True)
-        with _vm_lock(state):
+        with _vm_lock(state, name):
             existing = cls._load(name, state)
             if existing is not None:
                 if existing.is_running:
@@ -315,7 +315,7 @@ class LabVM:
     def all(cls) -> list[LabVM]:
         state = config.state_dir()
         vms_dir = state / "vms"
-        names = sorted(p.name for p in vms_dir.iterdir()) if vms_dir.is_dir() else []
+        names = sorted(p.name for p in vms_dir.iterdir() if p.is_dir()) if vms_dir.is_dir() else []
         return [vm for vm in (cls._load(n, state) for n in names) if vm is not None]
 
     def reboot(self, timeout: float = VM_BOOT_TIMEOUT) -> float:
@@ -333,7 +333,7 @@ class LabVM:
     def down(self) -> None:
         """Kill qemu and delete the VM's disk overlay and record."""
         require_root()
-        with _vm_lock(self._state):
+        with _vm_lock(self._state, self.name):
             self._remove()
             self.console_log.unlink(missing_ok=True)
 
@@ -417,8 +417,9 @@ class LabVM:
         remove_tree(self.dir)
 
 
-def _vm_lock(state: Path) -> AbstractContextManager[None]:
-    return file_lock(state / "vm.lock", timeout=1800, what="the lab VMs")
+def _vm_lock(state: Path, name: str) -> AbstractContextManager[None]:
+    """Per VM: VMs share nothing but the image cache, which has its own lock."""
+    return file_lock(state / "vms" / f".{name}.lock", timeout=1800, what=f"lab VM {name}")
 
 
 def vm_down_all() -> list[str]:

@@ -68,13 +68,22 @@ def _assert_nothing_left(name: str) -> None:
         assert not (config.state_dir() / "ip_forward.orig").exists(), "ip_forward not restored"
 
 
+def unique_name(prefix: str, taken: set[str]) -> str:
+    """A host name unique to this test process whose address no host in ``taken`` uses.
+
+    Developers share a machine: concurrent test runs must not take each other's hosts.
+    """
+    for suffix in "abcdefghij":
+        name = f"{prefix}{os.getpid() % 100000}{suffix}"
+        if network.addresses_for(name).guest not in taken:
+            return name
+    raise AssertionError("no free lab address for a test host")
+
+
 @pytest.fixture
 def fresh_name(lab_ready: Path) -> Iterator[str]:
     """A host name not in use; whatever a test leaves of it is removed afterwards."""
-    name = "t-lab"
-    existing = LabHost.get(name)
-    if existing is not None:
-        existing.down()
+    name = unique_name("t", {h.address for h in LabHost.all()})
     yield name
     leftover = LabHost.get(name)
     if leftover is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,18 +12,14 @@ from infrakit.lab.vm import LabVM
 
 pytestmark = pytest.mark.vm
 
-NAME = "t-vm"
-
 
 def test_vm_sets_kernel_sysctls_and_keeps_them_across_a_reboot(lab_ready: Path) -> None:
     """vm.* keys are read-only in a container; only this lane proves they apply and persist."""
     ensure_host_packages(vm=True)
-    stale = LabVM.get(NAME)
-    if stale is not None:
-        stale.down()
+    name = f"v{os.getpid() % 100000}"
     host_swappiness = Path("/proc/sys/vm/swappiness").read_text()
 
-    vm = LabVM.up(NAME)
+    vm = LabVM.up(name)
     try:
         assert vm.address == "127.0.0.1" and vm.ssh_user == "root"
         assert vm.ssh("uname", "-r").stdout.strip().endswith("-amd64"), "not the Debian kernel"
@@ -34,7 +31,7 @@ def test_vm_sets_kernel_sysctls_and_keeps_them_across_a_reboot(lab_ready: Path) 
         pid = vm.pid
     finally:
         vm.down()
-    assert LabVM.get(NAME) is None
+    assert LabVM.get(name) is None
     assert not vm.dir.exists()
     cmdline = Path(f"/proc/{pid}/cmdline")
     assert not cmdline.exists() or b"qemu" not in cmdline.read_bytes(), "qemu still running after down"

@@ -20,6 +20,7 @@ Python API (used by the project's pytest fixtures)::
     LabHost.get("lab")                   # LabHost or None
     LabHost.up("lab", keep=True)         # boot a stopped host's overlay instead of refusing
     LabHost.all()                        # every host (running or stopped)
+    down("lab")                          # like h.down(); False if there was no such host
     down_all()                           # remove every host and the lab's network state
 
 Every call is bounded in time and raises ``LabError`` (one-line message) for expected
@@ -52,7 +53,7 @@ from infrakit.lab.packages import (
 from infrakit.lab.proc import run
 from infrakit.lab.rootfs import base_dir, default_recipe, ensure_base, prune_bases
 
-__all__ = ["LabError", "LabHost", "down_all", "ensure_host_packages", "lab_key"]
+__all__ = ["LabError", "LabHost", "down", "down_all", "ensure_host_packages", "lab_key"]
 
 log = logging.getLogger("infrakit.lab")
 
@@ -78,25 +79,14 @@ def _lab_lock(state: Path) -> AbstractContextManager[None]:
 
 def lab_key(state: Path | None = None) -> Path:
     """The lab's throwaway ed25519 private key (mode 0600), generated once."""
-    key = (state or _state()) / KEY_NAME
-    if not key.is_file():
-        key.with_suffix(".pub").unlink(missing_ok=True)
-        run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "infrakit-lab",
-                "-f",
-                key,
-            ],
-            timeout=30,
-        )
-    key.chmod(0o600)
+    state = state or _state()
+    key = state / KEY_NAME
+    with file_lock(state / "key.lock", timeout=60, what="the lab key"):
+        if not key.is_file():
+            key.with_suffix(".pub").unlink(missing_ok=True)
+            argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "infrakit-lab", "-f", str(key)]
+            run(argv, timeout=30)
+        key.chmod(0o600)
     return key
 
 

@@ -76,11 +76,6 @@ def link_exists(ifname: str) -> bool:
     return Path("/sys/class/net", ifname).exists()
 
 
-def lab_links() -> list[str]:
-    """Host interfaces that look like lab veths (``ve-*``)."""
-    return sorted(p.name for p in Path("/sys/class/net").iterdir() if p.name.startswith("ve-"))
-
-
 def wait_for_link(ifname: str, *, timeout: float, alive: Callable[[], bool]) -> None:
     deadline = time.monotonic() + timeout
     while not link_exists(ifname):

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from infrakit.apply.cli import add_parser as add_apply
+from infrakit.artifacts.cli import add_parser as add_lock
 from infrakit.config import ConfigError, list_stacks, load_stack
 from infrakit.config.secrets import SECRET_KEYS
 from infrakit.lab.cli import add_parser as add_lab
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_apply(sub)
     add_lab(sub)
+    add_lock(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -308,6 +308,9 @@ class LabHost:
         for other in others:
             if other.address == addrs.guest:
                 raise LabError(f"lab host name {name} maps to {addrs.guest}, used by {other.name}: pick another name")
+        link = network.lab_addresses_on_links().get(addrs.host_side)
+        if link is not None:  # a host of another state dir ($INFRAKIT_LAB_STATE)
+            raise LabError(f"lab host name {name} maps to {addrs.guest}, in use on {link}: pick another name")
         key = lab_key(state)
         recipe = default_recipe()
         ensure_base(state, recipe)
@@ -444,8 +447,12 @@ def _remove_empty_nspawn_dirs() -> None:
 
 
 def _release_network_if_idle(state: Path) -> None:
-    """With no host left: drop the nft table and restore ip_forward. Lock held."""
-    if _host_names(state):
+    """With no host left: drop the nft table and restore ip_forward. Lock held.
+
+    Hosts of another state dir share the table and the sysctl: a lab address still on
+    a link keeps both.
+    """
+    if _host_names(state) or network.lab_addresses_on_links():
         return
     network.delete_masquerade()
     network.restore_forwarding(state)

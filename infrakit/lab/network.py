@@ -20,6 +20,7 @@ from infrakit.lab.errors import LabError
 from infrakit.lab.proc import run
 
 LAB_SUBNET = "10.199.0.0/16"
+LAB_PREFIX = "10.199."
 NFT_FAMILY = "inet"
 NFT_TABLE = "infrakit_lab"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
@@ -74,6 +75,17 @@ def guest_network_unit(addrs: Addresses) -> str:
 
 def link_exists(ifname: str) -> bool:
     return Path("/sys/class/net", ifname).exists()
+
+
+def lab_addresses_on_links() -> dict[str, str]:
+    """Host-side lab addresses on this machine's links, of any state dir: {ip: link}."""
+    result = run(["ip", "-o", "-4", "addr", "show"], timeout=10)
+    found = {}
+    for line in result.stdout.splitlines():
+        words = line.split()
+        if len(words) >= 4 and words[2] == "inet" and words[3].startswith(LAB_PREFIX):
+            found[words[3].split("/")[0]] = words[1]
+    return found
 
 
 def wait_for_link(ifname: str, *, timeout: float, alive: Callable[[], bool]) -> None:

@@ -169,6 +169,7 @@ def build_image(recipe: VMRecipe, tarball: Path, out: Path) -> None:
         with open(disk, "wb") as fh:
             fh.truncate(IMAGE_SIZE)
         run(["mkfs.ext4", "-q", "-F", "-L", "infrakit-vm", "-d", root, disk], timeout=600)
+        remove_tree(out)  # an incomplete image dir from an interrupted build
         result.rename(out)
     finally:
         unmount_all_under(work)

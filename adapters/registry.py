@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adapters.base import Adapter
+from adapters.ethereum import ADAPTER as ETHEREUM
 from adapters.none import ADAPTER as NONE
 
 if TYPE_CHECKING:
     from infrakit.config.models import StackConfig
 
-ADAPTERS: dict[str, Adapter] = {a.name: a for a in (NONE,)}
+ADAPTERS: dict[str, Adapter] = {a.name: a for a in (NONE, ETHEREUM)}
 
 
 def get(chain: str) -> Adapter:

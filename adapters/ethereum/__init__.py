@@ -1,0 +1,81 @@
+"""chain: ethereum — an L1 node (EL + CL beacon) or validator (+ validator client + MEV-boost).
+
+Client diversity: execution geth | nethermind | reth | besu, consensus and validator
+lighthouse | teku | prysm | lodestar | nimbus, every pair. Binaries come only from the lock
+file (`versions.toml` -> `infrakit lock` -> `artifacts.lock.toml`). See runbooks/ethereum.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from adapters.base import AdapterParts
+from adapters.ethereum import artifacts as arts
+from adapters.ethereum.networks import NETWORKS, RETIRED
+from adapters.ethereum.plan import build
+from adapters.ethereum.settings import EthereumSettings
+from infrakit.artifacts.lock import LockError
+from infrakit.artifacts.manifest import ManifestError
+from infrakit.config.errors import problems_from_validation
+
+if TYPE_CHECKING:
+    from infrakit.config.loader import Stack
+    from infrakit.config.models import StackConfig
+
+KEY = "infrakit:chainSettings"
+
+
+def _rekey(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Pydantic reports keys relative to chainSettings; name them from the stack's root."""
+    out = []
+    for key, message in problems:
+        rest = key.removeprefix("infrakit:").removeprefix("<root>")
+        out.append((f"{KEY}.{rest}" if rest else KEY, message))
+    return out
+
+
+class Ethereum:
+    name = "ethereum"
+    roles = ("node", "validator")
+    networks = NETWORKS
+
+    def validate(self, config: StackConfig) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if config.network in RETIRED:
+            problems.append(("infrakit:network", RETIRED[config.network]))
+        try:
+            settings = EthereumSettings.model_validate(config.chain_settings)
+        except ValidationError as exc:
+            return problems + _rekey(problems_from_validation(exc))
+        if config.role == "validator":
+            if settings.validator is None:
+                problems.append((f"{KEY}.validator", "role validator needs validator.feeRecipient (an EIP-55 "
+                                 "checksummed address you control); validator.enabled stays false until keys "
+                                 "are imported"))
+        else:
+            for key, value in (("validator", settings.validator), ("mevBoost", settings.mev_boost)):
+                if value is not None:
+                    problems.append((f"{KEY}.{key}", f"only for role validator (this stack is role {config.role})"))
+        try:
+            manifest = arts.manifest()
+            lock = arts.lock_for(settings)
+        except (ManifestError, LockError) as exc:
+            return [*problems, (f"{KEY}.artifacts.lockFile", str(exc))]
+        for name, version in settings.versions.items():
+            if name not in manifest.artifacts:
+                problems.append((f"{KEY}.versions.{name}",
+                                 f"unknown artifact (known: {', '.join(sorted(manifest.artifacts))})"))
+            elif lock.find(name, version) is None:
+                problems.append((f"{KEY}.versions.{name}",
+                                 f"{name} {version} is not in {lock.path.name}; run `infrakit lock {name}@{version}`"))
+        if settings.artifacts.lock_file and not arts.lock_path(settings).is_file():
+            problems.append((f"{KEY}.artifacts.lockFile", f"{arts.lock_path(settings)} does not exist"))
+        return problems
+
+    def parts(self, stack: Stack) -> AdapterParts:
+        return build(stack)
+
+
+ADAPTER = Ethereum()

@@ -1,0 +1,240 @@
+"""The Ethereum part of a host plan: steps, ports, services and health checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from adapters.base import AdapterParts
+from adapters.ethereum import artifacts as arts
+from adapters.ethereum.clients import (
+    BEACON,
+    BEACON_P2P,
+    BEACON_URL,
+    DATA_ROOT,
+    EL_RPC_PORT,
+    EXECUTION,
+    EXECUTION_PORTS,
+    INSTALL_ROOT,
+    JWT_FILE,
+    JWT_GROUP,
+    MEV_BOOST,
+    MEV_BOOST_URL,
+    PRIVATE_PORTS,
+    VALIDATOR,
+    Component,
+    Ctx,
+)
+from adapters.ethereum.networks import BY_NAME
+from adapters.ethereum.settings import EthereumSettings
+from adapters.ethereum.units import render_unit
+from infrakit.config.loader import Stack
+from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
+
+HOST = Path(__file__).resolve().parent / "host"
+KEYS_MARKER = f"{DATA_ROOT}/validator/.infrakit-keys-imported"
+GENESIS_VALIDATORS_ROOT = {
+    "mainnet": "0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95",
+    "hoodi": "0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f",
+    "sepolia": "0xd8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078",
+}
+JSON = {"Content-Type": "application/json"}
+
+
+def settings_of(stack: Stack) -> EthereumSettings:
+    return EthereumSettings.model_validate(stack.config.chain_settings)
+
+
+def context(stack: Stack, settings: EthereumSettings) -> Ctx:
+    network = BY_NAME[stack.config.network]
+    consensus = settings.consensus
+    checkpoint = (consensus.checkpoint_sync_url or network.checkpoint_sync_url) if consensus.checkpoint_sync else None
+    validator = settings.validator
+    mev = settings.mev_boost
+    builder = stack.config.role == "validator" and (mev is None or mev.enabled)
+    return Ctx(
+        network=network.name,
+        metrics=settings.metrics,
+        checkpoint_url=checkpoint,
+        builder=builder,
+        fee_recipient=validator.fee_recipient if validator else "",
+        graffiti=validator.graffiti if validator else "",
+        doppelganger=validator.doppelganger if validator else True,
+        relays=tuple(mev.relays if mev and mev.relays else network.relays),
+        min_bid=mev.min_bid if mev else 0.0,
+    )
+
+
+def components(stack: Stack, settings: EthereumSettings, ctx: Ctx) -> list[Component]:
+    parts = [EXECUTION[settings.execution.client], BEACON[settings.consensus.client]]
+    if stack.config.role == "validator":
+        parts.append(VALIDATOR[settings.consensus.client])
+        if ctx.builder:
+            parts.insert(0, MEV_BOOST)
+    return parts
+
+
+def artifact_step(item: arts.Resolved) -> Step:
+    locked = "" if item.locked else " - NOT LOCKED: this step refuses to run"
+    return Step(
+        name="artifact_" + item.spec.name.replace("-", "_"),
+        script="shared/services/install_artifact.sh",
+        description=f"{item.spec.name} {item.version}: verify sha256, unpack side by side, switch current{locked}",
+        params={
+            "ARTIFACT_NAME": item.spec.name,
+            "ARTIFACT_VERSION": item.version,
+            "ARTIFACT_URL": item.url,
+            "ARTIFACT_SHA256": item.sha256,
+            "ARTIFACT_KIND": item.spec.kind,
+            "ARTIFACT_STRIP": str(item.spec.strip),
+            "ARTIFACT_BINARIES": " ".join(item.spec.binaries),
+            "INSTALL_ROOT": INSTALL_ROOT,
+            "KEEP_VERSIONS": "3",
+        },
+    )
+
+
+def tools_env(stack: Stack, settings: EthereumSettings, resolved: dict[str, arts.Resolved]) -> str:
+    client = settings.consensus.client
+    vc = VALIDATOR[client]
+    vc_bin = vc.argv(Ctx(network=stack.config.network))[0]
+    lines = {
+        "CLIENT": client,
+        "NETWORK": stack.config.network,
+        "VC_UNIT": vc.unit,
+        "VC_USER": vc.user,
+        "VC_DATA": vc.data_dir or "",
+        "VC_BIN": vc_bin,
+        "BN_BIN": BEACON[client].argv(Ctx(network=stack.config.network))[0],
+        "BEACON_API": BEACON_URL,
+        "KEYS_MARKER": KEYS_MARKER,
+        "GENESIS_VALIDATORS_ROOT": GENESIS_VALIDATORS_ROOT[stack.config.network],
+        "ARTIFACTS": ",".join(f"{r.spec.name}@{r.version}" for r in resolved.values()),
+    }
+    body = "".join(f"{key}={value}\n" for key, value in lines.items())
+    return f"# Managed by InfraKit (eth_prepare): read by ik-eth-validator. No secrets here.\n{body}"
+
+
+def prepare_step(stack: Stack, settings: EthereumSettings, parts: list[Component],
+                 resolved: dict[str, arts.Resolved]) -> Step:
+    files = [RenderedFile(name="ethereum.env", dest="/etc/infrakit/ethereum.env", mode="0644",
+                          content=tools_env(stack, settings, resolved))]
+    if stack.config.role == "validator":
+        files.append(RenderedFile(name="ik-eth-validator", dest="/usr/local/sbin/ik-eth-validator", mode="0755",
+                                  content=(HOST / "ik-eth-validator").read_text(encoding="utf-8")))
+    readers = [c.user for c in parts if c.role in {"execution", "beacon"}]
+    return Step(
+        name="eth_prepare",
+        script="adapters/ethereum/scripts/prepare.sh",
+        description="service users, 0700 data dirs, engine JWT secret generated on the host (0640, EL+CL only), tools",
+        params={
+            "SERVICE_USERS": " ".join(c.user for c in parts),
+            "JWT_READERS": " ".join(readers),
+            "JWT_GROUP": JWT_GROUP,
+            "JWT_FILE": JWT_FILE,
+            "DATA_ROOT": DATA_ROOT,
+            "DATA_DIRS": " ".join(f"{c.user}:{c.role}" for c in parts if c.data_dir),
+        },
+        files=tuple(files),
+    )
+
+
+def unit_step(component: Component, ctx: Ctx, resolved: dict[str, arts.Resolved], start: bool) -> Step:
+    used = [resolved[name] for name in component.artifacts]
+    content = render_unit(component, ctx, ", ".join(r.label() for r in used), builder_wants=ctx.builder)
+    return Step(
+        name=f"unit_{component.role}",
+        script="shared/services/install_systemd.sh",
+        description=f"{component.unit} ({component.client}): hardened unit, "
+                    + ("enabled and running; restarted when its unit changes" if start
+                       else "installed but NOT enabled or started (validator phase 1/2 below)"),
+        params={
+            "UNITS": component.unit,
+            "ENABLE": "1" if start else "0",
+            "START": "1" if start else "0",
+            "RESTART_ON_CHANGE": "1",
+        },
+        files=(RenderedFile(name=component.unit, dest=f"/etc/systemd/system/{component.unit}", content=content),),
+        requires=tuple("artifact_" + name.replace("-", "_") for name in component.artifacts),
+    )
+
+
+def ports(stack: Stack, settings: EthereumSettings, ctx: Ctx) -> list[OpenPort]:
+    client = settings.consensus.client
+    out = [*EXECUTION_PORTS, *BEACON_P2P[client], *PRIVATE_PORTS["execution"], *PRIVATE_PORTS["beacon"]]
+    if client == "prysm":
+        out += PRIVATE_PORTS["prysm"]
+    if ctx.metrics:
+        out += PRIVATE_PORTS["execution_metrics"] + PRIVATE_PORTS["beacon_metrics"]
+    if stack.config.role == "validator":
+        if ctx.metrics:
+            out += PRIVATE_PORTS["validator_metrics"]
+        if ctx.builder:
+            out += PRIVATE_PORTS["mevboost"]
+    return out
+
+
+def rpc(method: str) -> str:
+    return json.dumps({"jsonrpc": "2.0", "method": method, "params": [], "id": 1}, separators=(",", ":"))
+
+
+def health_checks(parts: list[Component], validator_enabled: bool) -> list[HealthCheck]:
+    checks = [HealthCheck(name=c.unit.removesuffix(".service"), kind="systemd", target=c.unit)
+              for c in parts if c.role != "validator" or validator_enabled]
+    el = f"http://127.0.0.1:{EL_RPC_PORT}"
+    checks += [
+        HealthCheck(name="el_syncing", kind="http", target=el, method="POST", body=rpc("eth_syncing"),
+                    headers=JSON, expect='"result"'),
+        HealthCheck(name="el_peers", kind="http", target=el, method="POST", body=rpc("net_peerCount"),
+                    headers=JSON, expect='"result"'),
+        HealthCheck(name="cl_syncing", kind="http", target=f"{BEACON_URL}/eth/v1/node/syncing", expect='"is_syncing"'),
+        HealthCheck(name="cl_peers", kind="http", target=f"{BEACON_URL}/eth/v1/node/peer_count", expect='"connected"'),
+        HealthCheck(name="cl_health", kind="http", target=f"{BEACON_URL}/eth/v1/node/health"),
+    ]
+    if any(c.role == "mevboost" for c in parts):
+        checks.append(HealthCheck(name="mevboost_status", kind="http", target=f"{MEV_BOOST_URL}/eth/v1/builder/status"))
+    return checks
+
+
+def build(stack: Stack) -> AdapterParts:
+    settings = settings_of(stack)
+    ctx = context(stack, settings)
+    parts = components(stack, settings, ctx)
+    names = list(dict.fromkeys(name for c in parts for name in c.artifacts))
+    resolved = {r.spec.name: r for r in arts.resolve(settings, names)}
+    arts.warn_unlocked(stack.name, arts.lock_path(settings), list(resolved.values()))
+    validator_enabled = bool(settings.validator and settings.validator.enabled)
+
+    steps = [prepare_step(stack, settings, parts, resolved), *(artifact_step(r) for r in resolved.values())]
+    unit_steps = [unit_step(c, ctx, resolved, start=c.role != "validator") for c in parts]
+    steps += unit_steps
+    if stack.config.role == "validator":
+        steps.append(Step(
+            name="validator_state",
+            script="adapters/ethereum/scripts/validator_state.sh",
+            description=("validator client enabled and started (keys must be imported)" if validator_enabled
+                         else "validator client kept disabled and stopped until chainSettings.validator.enabled"),
+            params={"UNIT": "eth-validator.service", "ENABLED": "1" if validator_enabled else "0",
+                    "KEYS_MARKER": KEYS_MARKER},
+            requires=("unit_validator",),
+        ))
+    running = [c.unit for c in parts if c.role != "validator"]
+    local = [p.port for p in ports(stack, settings, ctx) if p.exposure == "private" and p.protocol == "tcp"
+             and p.port not in {5054, 6060, 5064}]
+    steps.append(Step(
+        name="eth_smoke",
+        script="adapters/ethereum/scripts/smoke_test.sh",
+        description="smoke test: services active, EL JSON-RPC and beacon API answer, RPC bound to localhost",
+        params={
+            "UNITS": " ".join(running),
+            "MEV_BOOST": MEV_BOOST_URL if ctx.builder else "",
+            "VALIDATOR_UNIT": "eth-validator.service" if stack.config.role == "validator" else "",
+            "EXPECT_VALIDATOR": "active" if validator_enabled else "inactive",
+            "LOCAL_PORTS": " ".join(str(p) for p in sorted(set(local))),
+            "WAIT_SECONDS": "120",
+        },
+        requires=tuple(s.name for s in steps if s.name.startswith(("unit_", "validator_state"))),
+    ))
+    services = [Service(name=c.role, unit=c.unit, enabled=c.role != "validator" or validator_enabled) for c in parts]
+    return AdapterParts(steps=steps, ports=ports(stack, settings, ctx), services=services,
+                        health_checks=health_checks(parts, validator_enabled), packages=("unzip",))

@@ -1,0 +1,112 @@
+"""`infrakit:chainSettings` for chain: ethereum, as a pydantic model (camelCase keys, unknown
+keys refused). Every default is the safe one: checkpoint sync on, doppelganger protection
+on, the validator client installed but not enabled, RPC bound to localhost.
+
+    chainSettings:
+      execution: {client: geth}                    # geth | nethermind | reth | besu
+      consensus: {client: lighthouse}              # lighthouse | teku | prysm | lodestar | nimbus
+                                                   # checkpointSync: true, checkpointSyncUrl: <override>
+      validator:                                   # role validator only
+        enabled: false                             # phase 2: true once keys are imported
+        feeRecipient: 0x...                        # required, EIP-55 checksummed
+        graffiti: infrakit
+        doppelganger: true
+      mevBoost:                                    # role validator only
+        enabled: true
+        relays: [https://0x<pubkey>@relay...]      # default: the network's list
+        minBid: 0.0                                # ETH; below it the local block is used
+      artifacts:
+        baseUrl: https://mirror.example/artifacts  # serve <name>/<version>/<file> instead of upstream
+        lockFile: path/to/artifacts.lock.toml      # default adapters/ethereum/artifacts.lock.toml
+      versions: {geth: 1.16.7}                     # pin another locked version than versions.toml
+      metrics: true                                # Prometheus endpoints on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator
+
+from adapters.ethereum.eip55 import check_address
+from infrakit.config.models import Model
+
+ExecutionClient = Literal["geth", "nethermind", "reth", "besu"]
+ConsensusClient = Literal["lighthouse", "teku", "prysm", "lodestar", "nimbus"]
+RELAY_RE = re.compile(r"^https?://0x[0-9a-f]{96}@[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/?=&%-]*)?$")
+URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%-]*)?$")
+GRAFFITI_RE = re.compile(r"^[A-Za-z0-9 ._:/+@-]{0,32}$")
+
+
+def _address(value: str) -> str:
+    problem = check_address(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _url(value: str) -> str:
+    if not URL_RE.match(value):
+        raise ValueError("expected an http(s) URL without credentials or query, e.g. https://host/path")
+    return value.rstrip("/")
+
+
+def _relay(value: str) -> str:
+    if not RELAY_RE.match(value):
+        raise ValueError("expected https://0x<96 hex digits of the relay's BLS public key>@<relay host>")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_url)]
+Relay = Annotated[str, AfterValidator(_relay)]
+Address = Annotated[str, AfterValidator(_address)]
+
+
+class ExecutionSettings(Model):
+    client: ExecutionClient = "geth"
+
+
+class ConsensusSettings(Model):
+    client: ConsensusClient = "lighthouse"
+    checkpoint_sync: bool = True
+    checkpoint_sync_url: Url | None = None
+
+
+class ValidatorSettings(Model):
+    """Phase 1 installs the validator client stopped and disabled; after the keys are imported
+    (`ik-eth-validator import-keys`), phase 2 sets enabled: true and applies again."""
+
+    enabled: bool = False
+    fee_recipient: Address
+    graffiti: str = "infrakit"
+    doppelganger: bool = True
+
+    @field_validator("graffiti")
+    @classmethod
+    def _graffiti(cls, value: str) -> str:
+        if not GRAFFITI_RE.match(value):
+            raise ValueError("at most 32 characters of letters, digits, space and ._:/+@-")
+        return value
+
+
+class MevBoostSettings(Model):
+    enabled: bool = True
+    relays: list[Relay] | None = Field(default=None, min_length=1)
+    min_bid: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class ArtifactSettings(Model):
+    base_url: Url | None = None
+    lock_file: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_./-]+\.toml$")
+
+
+class EthereumSettings(Model):
+    execution: ExecutionSettings = ExecutionSettings()
+    consensus: ConsensusSettings = ConsensusSettings()
+    validator: ValidatorSettings | None = None
+    mev_boost: MevBoostSettings | None = None
+    artifacts: ArtifactSettings = ArtifactSettings()
+    versions: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")],
+                   Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,40}$")]] = Field(default_factory=dict)
+    metrics: bool = True

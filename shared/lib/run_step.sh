@@ -25,10 +25,10 @@ IK_STEP="run_step"
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
 
-readonly STEP_RE='^[a-z][a-z0-9_]{1,40}$'
-readonly HASH_RE='^[0-9a-f]{32,128}$'
-readonly SCRIPT_RE='^(shared|adapters)/[a-z0-9_/]+\.sh$'
-readonly LOCK_TIMEOUT=900
+readonly IK__STEP_RE='^[a-z][a-z0-9_]{1,40}$'
+readonly IK__HASH_RE='^[0-9a-f]{32,128}$'
+readonly IK__SCRIPT_RE='^(shared|adapters)/[a-z0-9_/]+\.sh$'
+readonly IK__LOCK_TIMEOUT=900
 
 # Write CONTENT to FILE atomically (temp file + rename), mode 0644.
 write_state() {
@@ -46,8 +46,8 @@ main() {
   fi
   (( $# >= 2 && $# <= 3 )) || ik_die "usage: run_step.sh STEP HASH [SSH_CLIENT_IP]" 2
   local step="$1" want_hash="$2" client="${3:-}"
-  [[ "${step}" =~ ${STEP_RE} ]] || ik_die "bad step name '${step}'" 2
-  [[ "${want_hash}" =~ ${HASH_RE} ]] || ik_die "bad step hash '${want_hash}' (expected lower-case hex)" 2
+  [[ "${step}" =~ ${IK__STEP_RE} ]] || ik_die "bad step name '${step}'" 2
+  [[ "${want_hash}" =~ ${IK__HASH_RE} ]] || ik_die "bad step hash '${want_hash}' (expected lower-case hex)" 2
   if [[ -z "${client}" && -n "${SSH_CLIENT:-}" ]]; then
     client="${SSH_CLIENT%% *}"
   fi
@@ -71,7 +71,7 @@ main() {
     ik_die "bundle is stale or step unknown: ${step} has hash '${have_hash:-none}' in ${bundle}, caller expected ${want_hash}" 3
   fi
   read -r script < "${step_dir}/script" || ik_die "${step_dir}/script is empty" 3
-  [[ "${script}" =~ ${SCRIPT_RE} && "${script}" != *..* && -f "${bundle}/${script}" ]] \
+  [[ "${script}" =~ ${IK__SCRIPT_RE} && "${script}" != *..* && -f "${bundle}/${script}" ]] \
     || ik_die "step ${step}: script '${script}' is not a bundled shared/ or adapters/ script" 3
 
   ik_load_params "${step_dir}/params.env"
@@ -81,7 +81,7 @@ main() {
 
   install -d -m 0755 -o root -g root -- "${IK_STATE_DIR}"
   exec 9> "${IK_STATE_DIR}/.run.lock"
-  flock -w "${LOCK_TIMEOUT}" 9 || ik_die "another step is still running (lock ${IK_STATE_DIR}/.run.lock)"
+  flock -w "${IK__LOCK_TIMEOUT}" 9 || ik_die "another step is still running (lock ${IK_STATE_DIR}/.run.lock)"
 
   export IK_STEP="${step}" IK_STEP_DIR="${step_dir}" IK_BUNDLE="${bundle}" IK_SSH_CLIENT="${client}"
   export IK_STATE_DIR PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

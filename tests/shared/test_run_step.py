@@ -130,6 +130,14 @@ def test_wrong_secrets_on_stdin_refuse(bundle: Bundle, stdin: str) -> None:
     assert SECRET not in r.stdout + r.stderr
 
 
+def test_params_do_not_clash_with_the_runner(bundle: Bundle) -> None:
+    """Adapters pick parameter names freely; none may break the runner's own variables."""
+    bundle.step(params="LOCK_TIMEOUT=5\nSTEP_RE=x\nHASH_RE=y\nSCRIPT_RE=z\nGREETING=ok\n")
+    r = bundle.run("probe", HASH)
+    assert r.returncode == 0, r.stderr
+    assert "param=ok" in r.stdout
+
+
 def test_stdin_is_ignored_without_declared_secrets(bundle: Bundle) -> None:
     bundle.step()
     r = bundle.run("probe", HASH, stdin="TOKEN=whatever\n")

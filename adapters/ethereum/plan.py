@@ -94,7 +94,8 @@ def artifact_step(item: arts.Resolved) -> Step:
     )
 
 
-def tools_env(stack: Stack, settings: EthereumSettings, resolved: dict[str, arts.Resolved]) -> str:
+def tools_env(stack: Stack, settings: EthereumSettings) -> str:
+    """Settings for ik-eth-validator. No versions here: a client bump must not re-run eth_prepare."""
     client = settings.consensus.client
     vc = VALIDATOR[client]
     vc_bin = vc.argv(Ctx(network=stack.config.network))[0]
@@ -109,16 +110,14 @@ def tools_env(stack: Stack, settings: EthereumSettings, resolved: dict[str, arts
         "BEACON_API": BEACON_URL,
         "KEYS_MARKER": KEYS_MARKER,
         "GENESIS_VALIDATORS_ROOT": GENESIS_VALIDATORS_ROOT[stack.config.network],
-        "ARTIFACTS": ",".join(f"{r.spec.name}@{r.version}" for r in resolved.values()),
     }
     body = "".join(f"{key}={value}\n" for key, value in lines.items())
     return f"# Managed by InfraKit (eth_prepare): read by ik-eth-validator. No secrets here.\n{body}"
 
 
-def prepare_step(stack: Stack, settings: EthereumSettings, parts: list[Component],
-                 resolved: dict[str, arts.Resolved]) -> Step:
+def prepare_step(stack: Stack, settings: EthereumSettings, parts: list[Component]) -> Step:
     files = [RenderedFile(name="ethereum.env", dest="/etc/infrakit/ethereum.env", mode="0644",
-                          content=tools_env(stack, settings, resolved))]
+                          content=tools_env(stack, settings))]
     if stack.config.role == "validator":
         files.append(RenderedFile(name="ik-eth-validator", dest="/usr/local/sbin/ik-eth-validator", mode="0755",
                                   content=(HOST / "ik-eth-validator").read_text(encoding="utf-8")))
@@ -205,7 +204,7 @@ def build(stack: Stack) -> AdapterParts:
     arts.warn_unlocked(stack.name, arts.lock_path(settings), list(resolved.values()))
     validator_enabled = bool(settings.validator and settings.validator.enabled)
 
-    steps = [prepare_step(stack, settings, parts, resolved), *(artifact_step(r) for r in resolved.values())]
+    steps = [prepare_step(stack, settings, parts), *(artifact_step(r) for r in resolved.values())]
     unit_steps = [unit_step(c, ctx, resolved, start=c.role != "validator") for c in parts]
     steps += unit_steps
     if stack.config.role == "validator":

@@ -24,6 +24,7 @@ from typing import Any
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,40}$")
 KINDS = ("tar.gz", "zip", "binary")
+LOCAL_HTTP_RE = re.compile(r"^http://(127\.[0-9.]+|10\.199\.[0-9.]+|\[::1\])(:[0-9]+)?/")
 _KNOWN = {"version", "url", "kind", "strip", "binaries", "signature_url", "signing_key", "description"}
 
 
@@ -75,8 +76,9 @@ def _spec(path: Path, name: str, table: dict[str, Any]) -> ArtifactSpec:
     if not VERSION_RE.match(version):
         raise ManifestError(f"{where}.version: expected a version like 1.2.3 (got {version!r})")
     url = str(table.get("url", ""))
-    if not url.startswith("https://"):
-        raise ManifestError(f"{where}.url: upstream URLs must be https://")
+    if not (url.startswith("https://") or LOCAL_HTTP_RE.match(url)):
+        raise ManifestError(f"{where}.url: upstream URLs must be https:// (plain http only for a loopback or "
+                            "lab test server)")
     kind = str(table.get("kind", "tar.gz"))
     if kind not in KINDS:
         raise ManifestError(f"{where}.kind: expected one of {', '.join(KINDS)}")

@@ -157,3 +157,41 @@ def test_world_writable_bundle_is_refused(bundle: Bundle) -> None:
     r = bundle.run("probe", HASH)
     assert r.returncode == 1 and "not group/world-writable" in r.stderr
     assert not bundle.ran
+
+
+def _os_release(tmp: Path) -> str:
+    path = tmp / "os-release"
+    path.write_text('ID=debian\nVERSION_ID="12"\n')
+    return str(path)
+
+
+def test_install_env_end_to_end(bundle: Bundle, tmp_path: Path) -> None:
+    """run_step + install_env.sh: the secret lands only in the 0600 file, is never printed,
+    and a second run with the same value changes nothing."""
+    shutil.copytree(LIB.parent / "services", bundle.root / "shared/services")
+    dest = tmp_path / "etc" / "node.env"
+    d = bundle.root / "steps/node_env"
+    (d / "files").mkdir(parents=True)
+    (d / "script").write_text("shared/services/install_env.sh\n")
+    (d / "hash").write_text(HASH + "\n")
+    (d / "params.env").write_text("")
+    (d / "secrets").write_text("TOKEN\n")
+    (d / "files.tsv").write_text(f"node.env\t0600\troot:root\t{dest}\n")
+    (d / "files/node.env").write_text("INFRAKIT_STACK=test\n")
+
+    def run(value: str) -> subprocess.CompletedProcess[str]:
+        env = clean_env(tmp_path, IK_STATE_DIR=str(bundle.state), IK_OS_RELEASE_FILE=_os_release(tmp_path))
+        return subprocess.run(["bash", str(bundle.root / "shared/lib/run_step.sh"), "node_env", HASH],
+                              input=f"TOKEN={value}\n", capture_output=True, text=True, env=env, check=False)
+
+    first, second, rotated = run(SECRET), run(SECRET), run(SECRET + "-2")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "infrakit: step=node_env changed=1\n"
+    assert second.stdout == "infrakit: step=node_env changed=0\n"
+    assert rotated.stdout == "infrakit: step=node_env changed=1\n"
+    assert dest.read_text() == f"INFRAKIT_STACK=test\nTOKEN={SECRET}-2\n"
+    assert oct(dest.stat().st_mode & 0o777) == "0o600"
+    for r in (first, second, rotated):
+        assert SECRET not in r.stdout + r.stderr
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and p != dest and SECRET in p.read_text(errors="ignore")]
+    assert leftovers == [], f"secret copies left behind: {leftovers}"

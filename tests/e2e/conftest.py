@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ class Lab:
     known_hosts: Path
     logs: dict[str, list[str]]
     reports: dict[str, ApplyReport]
+    secrets: dict[str, str] = field(default_factory=dict)  # secret config key -> value, for every apply
 
     @property
     def admin(self) -> Target:
@@ -59,7 +61,7 @@ class Lab:
             if say:
                 say(line)
 
-        report = apply_plan(plan or self.plan, kwargs.pop("target", self.admin), {}, say=record, **kwargs)
+        report = apply_plan(plan or self.plan, kwargs.pop("target", self.admin), self.secrets, say=record, **kwargs)
         self.logs[label] = lines
         self.reports[label] = report
         return report
@@ -72,41 +74,72 @@ class Lab:
 
 
 def guest_init_pid(host: LabHost) -> int:
-    pid = host.pid
+    pid = host.guest_init_pid
     assert pid, f"lab host {host.name} is not running"
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    assert children, f"lab host {host.name}: nspawn has no init child"
-    return int(children[0])
+    return pid
 
 
-def lab_stack(host: LabHost, **overrides: Any) -> Stack:
+def side_address(host: LabHost, last_octet: int) -> str:
+    """Another address on the lab's own side of the veth (the guest answers it directly)."""
+    return host.host_side_address.rsplit(".", 1)[0] + f".{last_octet}"
+
+
+# Extra client addresses on the lab side of the veth: PROBE makes the refused-login attempts,
+# ATTACKER gets banned by fail2ban, OUTSIDER is not in adminCidrs at all.
+PROBE, ATTACKER, OUTSIDER = 65, 66, 77
+
+
+def add_side_addresses(host: LabHost) -> None:
+    for octet in (PROBE, ATTACKER, OUTSIDER):
+        subprocess.run(["ip", "addr", "replace", f"{side_address(host, octet)}/24", "dev", host.veth], check=True)
+
+
+def lab_stack(host: LabHost, *, secure: Iterable[str] = (), **overrides: Any) -> Stack:
+    """The `lab` stack pointed at `host`, with top-level key overrides; `secure` names the
+    secret keys the stack sets (their values go to `Lab.secrets`). Admin CIDRs: the lab side
+    of the veth plus the PROBE and ATTACKER addresses."""
     values = dict(read_stack_file("lab").values)
     values["host"] = {"target": "existing", "address": host.address}
-    values["access"] = {**values["access"], "adminCidrs": [f"{host.host_side_address}/32"]}
+    admins = [f"{a}/32" for a in (host.host_side_address, side_address(host, PROBE), side_address(host, ATTACKER))]
+    values["access"] = {**values["access"], "adminCidrs": admins}
     values.update(overrides)
-    return load(RawConfig("lab-e2e", values))
+    return load(RawConfig("lab-e2e", values, frozenset(secure)))
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+@contextmanager
+def lab_session(name: str, tmp_path_factory: pytest.TempPathFactory,
+                make_stack: Callable[[LabHost], Stack] = lab_stack, secrets: dict[str, str] | None = None,
+                prepare: Callable[[Lab], None] | None = None) -> Iterator[Lab]:
+    """Boot lab host `name` (a stale one is removed first), bootstrap the admin user as
+    root, run `prepare` (e.g. start test servers in the guest), apply the plan as the
+    admin user; remove the host afterwards."""
     require_root()
     ensure_host_packages()
-    stale = LabHost.get(HOST_NAME)
+    stale = LabHost.get(name)
     if stale:
         stale.down()
-    host = LabHost.up(HOST_NAME)
+    host = LabHost.up(name)
     try:
-        stack = lab_stack(host)
-        known = tmp_path_factory.mktemp("ssh") / "known_hosts"
-        env = Lab(host, stack, build_plan(stack), known, {}, {})
+        add_side_addresses(host)
+        stack = make_stack(host)
+        known = tmp_path_factory.mktemp(f"ssh-{name}") / "known_hosts"
+        env = Lab(host, stack, build_plan(stack), known, {}, {}, dict(secrets or {}))
         root = Target(host.address, "root", 22, host.ssh_key_path, known)
         bootstrap = env.apply("bootstrap", target=root, only={"base_packages", "create_user"})
         assert bootstrap.ok, "\n".join(env.logs["bootstrap"][-30:])
+        if prepare:
+            prepare(env)
         first = env.apply("first")
         assert first.ok, "\n".join(env.logs["first"][-40:])
         yield env
     finally:
         host.down()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with lab_session(HOST_NAME, tmp_path_factory) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
-import subprocess
+import time
 
 import paramiko
 import pytest
@@ -12,20 +13,23 @@ import testinfra
 
 from infrakit.config.models import STRONG_CIPHERS, STRONG_KEX, STRONG_MACS
 from infrakit.plan.base import SYSCTL_DEFAULTS
-from tests.e2e.conftest import ADMIN_KEY, Lab
+from tests.e2e.conftest import ADMIN_KEY, ATTACKER, OUTSIDER, PROBE, Lab, side_address
 
 pytestmark = pytest.mark.lab
 
 
-def ssh_login(address: str, user: str, key: str | None = None, password: str | None = None) -> None:
+def ssh_login(address: str, user: str, key: str | None = None, password: str | None = None,
+              source: str | None = None) -> None:
+    sock = socket.create_connection((address, 22), timeout=10, source_address=(source, 0) if source else None)
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - throwaway lab host
     try:
         client.connect(address, username=user, key_filename=key, password=password, allow_agent=False,
-                       look_for_keys=False, timeout=10, banner_timeout=10, auth_timeout=10)
+                       look_for_keys=False, timeout=10, banner_timeout=10, auth_timeout=10, sock=sock)
         client.exec_command("true")
     finally:
         client.close()
+        sock.close()
 
 
 def test_admin_logs_in_with_its_key(lab: Lab) -> None:
@@ -35,7 +39,7 @@ def test_admin_logs_in_with_its_key(lab: Lab) -> None:
 def test_root_login_with_a_valid_key_is_refused(lab: Lab) -> None:
     """Root's key still works on the bootstrap host; after hardening sshd must refuse it."""
     with pytest.raises(paramiko.AuthenticationException):
-        ssh_login(lab.host.address, "root", key=str(lab.host.ssh_key_path))
+        ssh_login(lab.host.address, "root", key=str(lab.host.ssh_key_path), source=side_address(lab.host, PROBE))
 
 
 def test_password_login_is_refused(lab: Lab) -> None:
@@ -43,7 +47,7 @@ def test_password_login_is_refused(lab: Lab) -> None:
     lab.guest("sh", "-c", "echo 'ops:Corr3ct-Horse-Battery' | chpasswd")
     try:
         with pytest.raises(paramiko.AuthenticationException):
-            ssh_login(lab.host.address, "ops", password="Corr3ct-Horse-Battery")
+            ssh_login(lab.host.address, "ops", password="Corr3ct-Horse-Battery", source=side_address(lab.host, PROBE))
     finally:
         lab.guest("usermod", "-p", "*", "ops")
 
@@ -93,12 +97,8 @@ def test_firewall_default_deny_and_only_admin_ssh(lab: Lab, infra: testinfra.hos
 
 def test_ssh_from_outside_the_admin_cidrs_is_dropped(lab: Lab) -> None:
     """The same SSH port, from a lab address that is not in adminCidrs, must not answer."""
-    outsider = lab.host.host_side_address.rsplit(".", 1)[0] + ".77"
-    subprocess.run(["ip", "addr", "add", f"{outsider}/24", "dev", lab.host.veth], check=True)
-    try:
-        assert not _can_connect(lab.host.address, 22, source=outsider)
-    finally:
-        subprocess.run(["ip", "addr", "del", f"{outsider}/24", "dev", lab.host.veth], check=False)
+    assert _can_connect(lab.host.address, 22, source=side_address(lab.host, PROBE)), "control: an admin address"
+    assert not _can_connect(lab.host.address, 22, source=side_address(lab.host, OUTSIDER))
 
 
 def test_sysctl_reports_exactly_what_the_container_refused(lab: Lab) -> None:
@@ -124,10 +124,23 @@ def test_sysctl_reports_exactly_what_the_container_refused(lab: Lab) -> None:
             assert value == str(SYSCTL_DEFAULTS[key]).split(), f"{key} not applied"
 
 
-def test_fail2ban_sshd_jail_is_active(infra: testinfra.host.Host) -> None:
+def test_fail2ban_bans_a_brute_forcing_address(lab: Lab, infra: testinfra.host.Host) -> None:
+    """Repeated refused logins from one admin address get it banned; the others keep working."""
     assert infra.service("fail2ban").is_running
-    assert "sshd" in infra.check_output("fail2ban-client status")
-    assert "Currently banned" in infra.check_output("fail2ban-client status sshd")
+    attacker = side_address(lab.host, ATTACKER)
+    max_retry = lab.stack.config.hardening.fail2ban.max_retry
+    try:
+        for _ in range(max_retry + 1):
+            with contextlib.suppress(paramiko.AuthenticationException, paramiko.SSHException, OSError):
+                ssh_login(lab.host.address, "root", key=str(lab.host.ssh_key_path), source=attacker)
+        deadline = time.monotonic() + 20
+        while attacker not in infra.check_output("fail2ban-client status sshd") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert attacker in infra.check_output("fail2ban-client status sshd"), "attacker not banned"
+        assert not _can_connect(lab.host.address, 22, source=attacker), "a banned address must not reach sshd"
+        ssh_login(lab.host.address, "ops", key=str(ADMIN_KEY))
+    finally:
+        infra.run(f"fail2ban-client set sshd unbanip {attacker}")
 
 
 def test_chrony_is_enabled(infra: testinfra.host.Host) -> None:

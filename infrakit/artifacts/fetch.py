@@ -61,7 +61,8 @@ def verify_signature(data: Path, signature: Path, key: Path) -> str:
         fingerprints = [line.split(":")[9] for line in listed.stdout.splitlines() if line.startswith("fpr:")]
         status = subprocess.run([*base, "--status-fd", "1", "--verify", str(signature), str(data)],
                                 capture_output=True, text=True, timeout=120, check=False)
-        valid = [line.split()[2] for line in status.stdout.splitlines() if line.startswith("[GNUPG:] VALIDSIG")]
+        # VALIDSIG <signing-key-fpr> ... <primary-key-fpr>: a subkey signature counts for its primary key
+        valid = [line.split()[-1] for line in status.stdout.splitlines() if line.startswith("[GNUPG:] VALIDSIG")]
         if status.returncode != 0 or not valid:
             raise FetchError(f"{data.name}: the signature does not verify with {key.name}")
         if valid[0] not in fingerprints:

@@ -6,6 +6,8 @@ import argparse
 import functools
 import hashlib
 import http.server
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -93,3 +95,39 @@ def test_infrakit_lock_hashes_what_it_downloaded_and_keeps_failures_unlocked(tmp
     (root / "gone-2.0.tar.gz").write_bytes(b"now there")
     assert cmd_lock(argparse.Namespace(artifacts=["gone"], manifest=str(manifest), lock=str(lock), check=False)) == 0
     assert cmd_lock(check) == 0
+
+
+def _gpg(home: Path, *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(["gpg", "--batch", "--no-tty", "--homedir", str(home), *args], input=stdin,
+                            capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout
+
+
+@pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg not installed")
+def test_infrakit_lock_checks_the_publishers_signature(tmp_path: Path, server) -> None:
+    """A release signed by the pinned key locks with its fingerprint; a wrong signer is refused."""
+    root, url = server
+    publisher, other = tmp_path / "pub", tmp_path / "other"
+    for home, uid in ((publisher, "Release Signer <release@example.invalid>"), (other, "Mallory <m@example.invalid>")):
+        home.mkdir(mode=0o700)
+        _gpg(home, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
+    (root / "tool-1.0.tar.gz").write_bytes(b"signed release")
+    _gpg(publisher, "--detach-sign", "--armor", "-o", str(root / "tool-1.0.tar.gz.asc"), str(root / "tool-1.0.tar.gz"))
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "publisher.asc").write_text(_gpg(publisher, "--export", "--armor"))
+    (keys / "other.asc").write_text(_gpg(other, "--export", "--armor"))
+    manifest = tmp_path / "versions.toml"
+    lock = tmp_path / "lock.toml"
+
+    def run(key: str) -> int:
+        manifest.write_text(f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\n'
+                            f'signature_url = "{{url}}.asc"\nsigning_key = "keys/{key}"\nbinaries = ["tool"]\n')
+        return cmd_lock(argparse.Namespace(artifacts=[], manifest=str(manifest), lock=str(lock), check=False))
+
+    assert run("other.asc") == 1, "a signature by another key must not lock"
+    assert not read_lock(lock).find("tool", "1.0").locked  # type: ignore[union-attr]
+    assert run("publisher.asc") == 0
+    entry = read_lock(lock).find("tool", "1.0")
+    fingerprint = _gpg(publisher, "--with-colons", "--fingerprint").split("fpr:::::::::")[1].split(":")[0]
+    assert entry and entry.locked and entry.signature == f"gpg:{fingerprint}"

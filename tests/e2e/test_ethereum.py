@@ -378,3 +378,13 @@ def test_unlocked_artifact_is_refused_before_download(eth: EthLab) -> None:
     assert not report.ok
     assert "is not locked" in eth.tail("unlocked") and "Nothing was downloaded" in eth.tail("unlocked")
     assert eth.sh("readlink /opt/infrakit/geth/current").strip() == "1.0.1"
+
+
+def test_rollback_to_the_previous_version_needs_no_download(eth: EthLab) -> None:
+    """The previous version stays unpacked: rolling back works even with the mirror's copy gone."""
+    (eth.mirror.root / "mirror" / "geth" / "1.0.0" / "geth-linux-amd64-1.0.0.tar.gz").unlink()
+    report = eth.apply("rollback", build_plan(eth.stack(geth="1.0.0", enabled=True)), changed_only=True)
+    assert report.ok, eth.tail("rollback")
+    assert eth.sh("readlink /opt/infrakit/geth/current /opt/infrakit/geth/previous").split() == ["1.0.0", "1.0.1"]
+    assert "downloading" not in eth.tail("rollback")
+    assert eth.sh("systemctl is-active eth-execution eth-validator").split() == ["active", "active"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from adapters import registry
 from infrakit.config.loader import Stack
-from infrakit.plan.base import base_steps
+from infrakit.plan.base import BASE_PACKAGES, base_steps
 from infrakit.plan.model import HealthCheck, HostPlan, plan_steps
+from infrakit.plan.monitoring import monitoring_parts
+from infrakit.plan.web import web_parts
 
 
 def build_plan(stack: Stack) -> HostPlan:
     config = stack.config
     parts = registry.get(config.chain).parts(stack)
-    steps = base_steps(stack, parts.ports, parts.packages) + parts.steps
     checks = [
         HealthCheck(name="sshd", kind="systemd", target="ssh.service"),
         HealthCheck(name="chrony", kind="systemd", target="chrony.service"),
@@ -19,6 +20,14 @@ def build_plan(stack: Stack) -> HostPlan:
     if config.hardening.fail2ban.enabled:
         checks.append(HealthCheck(name="fail2ban", kind="systemd", target="fail2ban.service"))
     checks.extend(parts.health_checks)
+    # After the adapter: the web tier fronts its RPC, then monitoring watches everything.
+    web = web_parts(stack)
+    checks.extend(web.health_checks)
+    packages = [*BASE_PACKAGES, *parts.packages, *web.packages]  # versions reported by the status page
+    mon = monitoring_parts(stack, checks, [*parts.services, *web.services], packages)
+    checks.extend(mon.health_checks)
+    ports = [*parts.ports, *mon.ports, *web.ports]
+    steps = base_steps(stack, ports, parts.packages) + parts.steps + web.steps + mon.steps
     return HostPlan(
         stack=stack.name,
         chain=config.chain,
@@ -27,7 +36,7 @@ def build_plan(stack: Stack) -> HostPlan:
         ssh_port=config.access.ssh_port,
         admin_cidrs=tuple(config.access.admin_cidrs),
         steps=plan_steps(steps),
-        ports=tuple(parts.ports),
-        services=tuple(parts.services),
+        ports=tuple(ports),
+        services=(*parts.services, *mon.services, *web.services),
         health_checks=tuple(checks),
     )

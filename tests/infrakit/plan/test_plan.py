@@ -22,6 +22,9 @@ HARDENED_ORDER = [
     "time_sync",
     "unattended_upgrades",
     "node_env",
+    "node_exporter",
+    "monitoring",
+    "monitoring_units",
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from adapters.base import AdapterParts
@@ -30,6 +29,7 @@ from adapters.ethereum.settings import EthereumSettings
 from adapters.ethereum.units import render_unit
 from infrakit.config.loader import Stack
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
+from infrakit.plan.monitoring import eth_head_check, eth_peers_check, eth_sync_check
 
 HOST = Path(__file__).resolve().parent / "host"
 KEYS_MARKER = f"{DATA_ROOT}/validator/.infrakit-keys-imported"
@@ -38,7 +38,6 @@ GENESIS_VALIDATORS_ROOT = {
     "hoodi": "0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f",
     "sepolia": "0xd8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078",
 }
-JSON = {"Content-Type": "application/json"}
 
 
 def settings_of(stack: Stack) -> EthereumSettings:
@@ -173,21 +172,20 @@ def ports(stack: Stack, settings: EthereumSettings, ctx: Ctx) -> list[OpenPort]:
     return out
 
 
-def rpc(method: str) -> str:
-    return json.dumps({"jsonrpc": "2.0", "method": method, "params": [], "id": 1}, separators=(",", ":"))
-
-
 def health_checks(parts: list[Component], validator_enabled: bool) -> list[HealthCheck]:
+    """Declared for the monitoring tier (which runs them with its thresholds): EL via the
+    monitoring tier's Ethereum helpers, the beacon API's syncing/peers/health, mev-boost."""
     checks = [HealthCheck(name=c.unit.removesuffix(".service"), kind="systemd", target=c.unit)
               for c in parts if c.role != "validator" or validator_enabled]
     el = f"http://127.0.0.1:{EL_RPC_PORT}"
     checks += [
-        HealthCheck(name="el_syncing", kind="http", target=el, method="POST", body=rpc("eth_syncing"),
-                    headers=JSON, expect='"result"'),
-        HealthCheck(name="el_peers", kind="http", target=el, method="POST", body=rpc("net_peerCount"),
-                    headers=JSON, expect='"result"'),
-        HealthCheck(name="cl_syncing", kind="http", target=f"{BEACON_URL}/eth/v1/node/syncing", expect='"is_syncing"'),
-        HealthCheck(name="cl_peers", kind="http", target=f"{BEACON_URL}/eth/v1/node/peer_count", expect='"connected"'),
+        eth_sync_check("el_syncing", el),
+        eth_peers_check("el_peers", el),
+        eth_head_check("el_head_age", el),
+        HealthCheck(name="cl_syncing", kind="http", target=f"{BEACON_URL}/eth/v1/node/syncing", expect='"is_syncing"',
+                    query=".data.sync_distance|tonumber", warn=8, crit=64, bound="max"),
+        HealthCheck(name="cl_peers", kind="http", target=f"{BEACON_URL}/eth/v1/node/peer_count", expect='"connected"',
+                    query=".data.connected|tonumber", warn=5, crit=1, bound="min"),
         HealthCheck(name="cl_health", kind="http", target=f"{BEACON_URL}/eth/v1/node/health"),
     ]
     if any(c.role == "mevboost" for c in parts):

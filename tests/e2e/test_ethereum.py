@@ -253,19 +253,25 @@ def test_units_run_with_the_rendered_flags_under_their_own_users(eth: EthLab) ->
 
 
 def test_health_checks_of_the_plan_answer(eth: EthLab) -> None:
-    """Run every http HealthCheck the plan declares, as the monitoring tier would."""
+    """Run every http HealthCheck the plan declares through the monitoring tier's check_rpc.sh,
+    with its method, body, headers, query and thresholds: a query that yields no number is
+    UNKNOWN (exit 3) and fails here. The stand-ins report synced, a fresh head and 0 peers."""
     plan = build_plan(eth.stack())
-    checks = [c for c in plan.health_checks if c.kind == "http"]
-    assert {c.name for c in checks} >= {"el_syncing", "el_peers", "cl_syncing", "cl_peers", "cl_health",
-                                        "mevboost_status"}
-    for check in checks:
-        parts = ["curl", "-fsS", "--max-time", "5", "-X", check.method]
-        for key, value in check.headers.items():
-            parts += ["-H", f"{key}: {value}"]
-        if check.body:
-            parts += ["--data", check.body]
-        out = eth.sh(shlex.join([*parts, check.target]))
-        assert check.expect in out, f"{check.name}: {out!r} lacks {check.expect!r}"
+    checks = {c.name: c for c in plan.health_checks if c.kind == "http" and not c.target.endswith(":9100/metrics")}
+    assert set(checks) >= {"el_syncing", "el_peers", "el_head_age", "cl_syncing", "cl_peers", "cl_health",
+                           "mevboost_status"}
+    expected = {"el_peers": 2, "cl_peers": 2}  # CRIT: a stand-in has no peers; everything else is OK
+    for name, check in checks.items():
+        env = {"CHECK_NAME": name, "CHECK_URL": check.target, "CHECK_METHOD": check.method,
+               "CHECK_BODY": check.body, "CHECK_EXPECT": check.expect, "CHECK_QUERY": check.query,
+               "CHECK_HEADERS": "\n".join(f"{k}: {v}" for k, v in check.headers.items()),
+               "CHECK_WARN": "" if check.warn is None else str(check.warn),
+               "CHECK_CRIT": "" if check.crit is None else str(check.crit), "CHECK_BOUND": check.bound}
+        assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if v)
+        result = eth.run(f"env {assignments} bash /var/lib/infrakit/bundle/shared/monitoring/check_rpc.sh")
+        assert result.returncode == expected.get(name, 0), f"{name}: {result.stdout}{result.stderr[-800:]}"
+        if name in expected:
+            assert "value=0;" in result.stdout, result.stdout
     for check in plan.health_checks:
         if check.kind == "systemd" and check.target.startswith("eth-"):
             assert eth.sh(f"systemctl is-active {check.target}").strip() == "active", check.name

@@ -12,8 +12,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ import pytest
 from infrakit.lab.host import LabHost
 from infrakit.plan.monitoring import eth_head_check, eth_peers_check, eth_sync_check
 from tests.e2e.conftest import Lab, etc_digest, lab_session, lab_stack
+from tests.e2e.lab_fakes import start_fake, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -30,7 +30,6 @@ TIMEOUT = 3
 TOKEN = "lab-secret-token-5f2c9a"
 WEBHOOK = f"http://127.0.0.1:9999/hook/{TOKEN}"
 NODE = "http://127.0.0.1:8545"
-FAKES = Path(__file__).resolve().parents[1] / "shared" / "monitoring" / "fakes.py"
 ALERTS = "/root/alerts.jsonl"
 
 
@@ -48,23 +47,9 @@ def make_stack(host: LabHost) -> Any:
     })
 
 
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
-
-
 def start_fakes(lab: Lab) -> None:
-    (lab.host.rootfs / "root" / "fakes.py").write_text(FAKES.read_text())
-    lab.guest("systemd-run", "--unit=lab-fake-node", "python3", "/root/fakes.py", "node", "8545")
-    lab.guest("systemd-run", "--unit=lab-webhook", "python3", "/root/fakes.py", "receiver", "9999", ALERTS)
-    wait_for("the fake node and receiver", lambda: all(
-        f"127.0.0.1:{port} " in lab.guest("ss", "-ltn").stdout for port in (8545, 9999)), 20)
+    start_fake(lab, "lab-fake-node", "node", "8545", port=8545)
+    start_fake(lab, "lab-webhook", "receiver", "9999", ALERTS, port=9999)
 
 
 @pytest.fixture(scope="module")

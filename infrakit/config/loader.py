@@ -152,9 +152,10 @@ def _lab_key_outside_lab(config: StackConfig) -> list[tuple[str, str]]:
 
 def _in_lab_network(address: str) -> bool:
     try:
-        return ipaddress.ip_address(address) in LAB_NETWORK
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    return ip in LAB_NETWORK or ip.is_loopback  # loopback: the VM lane's forwarded SSH port
 
 
 def load_stack(stack: str, stacks_dir: Path = STACKS_DIR) -> Stack:

@@ -68,6 +68,10 @@ SYSCTL_DEFAULTS: dict[str, int | str] = {
 }
 
 TEMPLATES = "shared/{area}/templates/{name}.j2"
+# sysctl.d files apply in name order across /usr/lib, /run and /etc, the last value winning:
+# "zz-" sorts after numbered files and after named ones such as Debian's protect-links.conf
+# (which sets fs.protected_fifos=1), so these values are the ones a reboot leaves in force.
+SYSCTL_FILE = "/etc/sysctl.d/zz-infrakit.conf"
 
 
 def _tpl(area: str, name: str, **context: object) -> str:
@@ -143,7 +147,7 @@ def sysctl(config: StackConfig) -> Step | None:
         files=(
             RenderedFile(
                 name="sysctl.conf",
-                dest="/etc/sysctl.d/90-infrakit.conf",
+                dest=SYSCTL_FILE,
                 content=_tpl("hardening", "sysctl.conf", settings=dict(sorted(settings.items()))),
             ),
         ),
@@ -168,6 +172,7 @@ def firewall_ufw(config: StackConfig, ports: list[OpenPort]) -> Step:
         params={
             "SSH_PORT": str(config.access.ssh_port),
             "ADMIN_CIDRS": " ".join(config.access.admin_cidrs),
+            "SYSCTL_FILE": SYSCTL_FILE,
         },
         files=(
             RenderedFile(

@@ -5,6 +5,7 @@
 # Inputs (environment):
 #   SSH_PORT       the sshd port (required)
 #   ADMIN_CIDRS    space-separated CIDRs the admins connect from (required)
+#   SYSCTL_FILE    the sysctl step's file (default /etc/sysctl.d/zz-infrakit.conf)
 #   IK_SSH_CLIENT  the address this run comes from (set by run_step.sh;
 #                  optional); when set it must be inside one of ADMIN_CIDRS
 # Rendered files (files.tsv):
@@ -13,7 +14,7 @@
 #            word); `#` starts a comment line
 #
 # Defaults: deny incoming, allow outgoing, deny routed; IPV6=yes; when the
-# sysctl step's /etc/sysctl.d/90-infrakit.conf exists, ufw applies
+# sysctl step's SYSCTL_FILE exists, ufw applies
 # /etc/infrakit/ufw-sysctl.conf at start instead of /etc/ufw/sysctl.conf: the
 # same minus the keys InfraKit sets (ufw's log_martians=0 would undo the sysctl
 # step at every boot). The ufw rule
@@ -30,7 +31,7 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 readonly UFW_DEFAULTS=/etc/default/ufw
 readonly UFW_SYSCTL=/etc/ufw/sysctl.conf
-readonly INFRAKIT_SYSCTL=/etc/sysctl.d/90-infrakit.conf
+readonly INFRAKIT_SYSCTL="${SYSCTL_FILE:-/etc/sysctl.d/zz-infrakit.conf}"
 readonly UFW_SYSCTL_DERIVED=/etc/infrakit/ufw-sysctl.conf
 
 # The rule logic, in python3 (present on every supported target):

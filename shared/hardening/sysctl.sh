@@ -4,7 +4,7 @@
 #
 # Inputs (environment): none.
 # Rendered files (files.tsv):
-#   sysctl.conf -> /etc/sysctl.d/90-infrakit.conf (key = value lines; a leading
+#   sysctl.conf -> /etc/sysctl.d/zz-infrakit.conf (key = value lines; a leading
 #                  '-' on a key means "ignore if the kernel refuses", as in
 #                  sysctl.d(5); '*' globs are expanded)
 #

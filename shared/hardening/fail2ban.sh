@@ -10,7 +10,8 @@
 # Installs the jail file, tests the whole configuration with
 # `fail2ban-client -t` (rolls back and dies if it fails), enables and starts
 # fail2ban, reloads it only when the file changed, then checks that the sshd
-# jail is active. Needs python3-systemd (installed by base_packages).
+# jail is active. Installs fail2ban and python3-systemd itself, after the jail
+# file is in place (the package starts the daemon at once).
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
@@ -37,16 +38,17 @@ main() {
   ik_require_os
   : "${F2B_WAIT:=30}"
   ik_require_match F2B_WAIT '^[0-9]{1,4}$' "a number of seconds"
-  command -v fail2ban-client >/dev/null || ik_die "fail2ban is not installed (the base_packages step installs it)"
-  ik_pkg_installed python3-systemd || ik_die "python3-systemd is not installed; the systemd backend needs it"
-
   local changed_file=0 was_active=0
   if ik_unit_active "${UNIT}"; then
     was_active=1
   fi
+  # Our jail goes in place BEFORE the package: the package starts fail2ban at once, and
+  # Debian's default sshd jail would otherwise judge the journal (e.g. a fresh server's
+  # early login attempts) by its own rules and could ban the admin mid-apply.
   if ik_install_file jail.local; then
     changed_file=1
   fi
+  ik_apt_install fail2ban python3-systemd || true
   if ! fail2ban-client -t >&2; then
     ik_rollback_files
     ik_die "fail2ban-client -t rejects the configuration; rolled back"

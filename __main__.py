@@ -13,6 +13,12 @@ except ConfigError as exc:
     raise pulumi.RunError(str(exc)) from None
 
 plan = build_plan(stack)
+if plan.blockers:
+    # A preview (e.g. on a pull request) may show the plan; an update must not start it.
+    if not pulumi.runtime.is_dry_run():
+        raise pulumi.RunError("the plan cannot be applied yet:\n  " + "\n  ".join(plan.blockers))
+    for blocker in plan.blockers:
+        pulumi.log.warn(blocker)
 node = ChainNode(stack.name, stack, plan)
 pulumi.export("address", node.address)
 pulumi.export("sshCommand", node.ssh_command)

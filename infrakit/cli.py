@@ -13,7 +13,7 @@ from infrakit.artifacts.cli import add_parser as add_lock
 from infrakit.config import ConfigError, list_stacks, load_stack
 from infrakit.config.secrets import SECRET_KEYS
 from infrakit.lab.cli import add_parser as add_lab
-from infrakit.plan import build_plan
+from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
 
 Handler = Callable[[argparse.Namespace], int]
@@ -30,6 +30,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             failed += 1
             continue
+        warn_blockers(plan)
         secrets = ", ".join(stack.secrets) or f"none (may set: {', '.join(SECRET_KEYS)})"
         print(f"ok   {name}: chain={plan.chain} role={plan.role} network={plan.network} "
               f"steps={len(plan.steps)} secrets set: {secrets}")
@@ -37,8 +38,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def warn_blockers(plan: HostPlan) -> None:
+    for blocker in plan.blockers:
+        print(f"WARNING: {blocker}", file=sys.stderr)
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     plan = build_plan(load_stack(args.stack))
+    warn_blockers(plan)
     out = Path(args.out or f"out/{args.stack}")
     if out.exists():
         shutil.rmtree(out)
@@ -51,6 +58,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     plan = build_plan(load_stack(args.stack))
+    warn_blockers(plan)
     print(f"stack {plan.stack}: chain={plan.chain} role={plan.role} network={plan.network} plan={plan.plan_hash[:16]}")
     print(f"\n{'#':>2}  {'step':<22} {'hash':<12}  {'script':<44} secrets  description")
     for planned in plan.steps:

@@ -79,11 +79,13 @@ class Evaluation:
         return self.mocks.of_type("remote:Command")
 
 
-def evaluate(stack: str, values: dict[str, Any], secrets: dict[str, str] | None = None) -> Evaluation:
-    """Run the program for `stack` with `infrakit:` config `values` and secret `secrets`."""
+def evaluate(stack: str, values: dict[str, Any], secrets: dict[str, str] | None = None,
+             preview: bool = False) -> Evaluation:
+    """Run the program for `stack` with `infrakit:` config `values` and secret `secrets`,
+    as `pulumi up` would (or as `pulumi preview` with preview=True)."""
     secrets = secrets or {}
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="infrakit", stack=stack, preview=False)
+    pulumi.runtime.set_mocks(mocks, project="infrakit", stack=stack, preview=preview)
     config = {f"infrakit:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
     config.update({f"infrakit:{k}": v for k, v in secrets.items()})
     runtime_config.set_all_config(config, [f"infrakit:{k}" for k in secrets])

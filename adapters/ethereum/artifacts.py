@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -15,7 +14,6 @@ from infrakit.plan.sources import PROJECT_ROOT
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "versions.toml"
 LOCK = HERE / "artifacts.lock.toml"
-log = logging.getLogger("infrakit.ethereum")
 
 
 @dataclass(frozen=True)
@@ -70,8 +68,8 @@ def resolve(settings: EthereumSettings, names: list[str]) -> list[Resolved]:
 
 
 def warn_unlocked(stack: str, lock: Path, resolved: list[Resolved]) -> list[str]:
-    """One clear line per unlocked artifact (logged as a warning: `infrakit validate/plan/render`
-    show it); the install step of such an artifact refuses to run."""
+    """One clear line per unlocked artifact: a plan blocker (`validate`/`plan`/`render` show it,
+    `apply` and `pulumi up` refuse the whole plan), and the install step refuses too."""
     lines = []
     where = lock.relative_to(PROJECT_ROOT) if lock.is_relative_to(PROJECT_ROOT) else lock
     for item in resolved:
@@ -79,6 +77,5 @@ def warn_unlocked(stack: str, lock: Path, resolved: list[Resolved]) -> list[str]
             line = (f"stack '{stack}': infrakit:chainSettings: artifact {item.spec.name} {item.version} is not locked "
                     f"in {where}; apply will refuse to install it. Run `infrakit lock {item.spec.name}@{item.version}`"
                     " where the upstream URL is reachable and commit the lock file")
-            log.warning("WARNING: %s", line)
             lines.append(line)
     return lines

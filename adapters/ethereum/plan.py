@@ -199,7 +199,7 @@ def build(stack: Stack) -> AdapterParts:
     parts = components(stack, settings, ctx)
     names = list(dict.fromkeys(name for c in parts for name in c.artifacts))
     resolved = {r.spec.name: r for r in arts.resolve(settings, names)}
-    arts.warn_unlocked(stack.name, arts.lock_path(settings), list(resolved.values()))
+    blockers = arts.warn_unlocked(stack.name, arts.lock_path(settings), list(resolved.values()))
     validator_enabled = bool(settings.validator and settings.validator.enabled)
 
     steps = [prepare_step(stack, settings, parts), *(artifact_step(r) for r in resolved.values())]
@@ -234,4 +234,5 @@ def build(stack: Stack) -> AdapterParts:
     ))
     services = [Service(name=c.role, unit=c.unit, enabled=c.role != "validator" or validator_enabled) for c in parts]
     return AdapterParts(steps=steps, ports=ports(stack, settings, ctx), services=services,
-                        health_checks=health_checks(parts, validator_enabled), packages=("unzip",))
+                        health_checks=health_checks(parts, validator_enabled), packages=("unzip",),
+                        blockers=blockers)

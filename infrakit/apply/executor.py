@@ -120,6 +120,8 @@ def apply_plan(plan: HostPlan, target: Target, secrets: Mapping[str, str], *, ch
                only: set[str] | None = None, say: Printer = _default_printer,
                step_timeout: float = 3600.0) -> ApplyReport:
     """Converge the host at `target` with `plan`. Never raises for a failing step: see report."""
+    if plan.blockers:
+        raise ApplyError("the plan cannot be applied yet:\n  " + "\n  ".join(plan.blockers))
     needed = {key for p in plan.steps for key in p.step.secrets.values()}
     missing = sorted(needed - set(secrets))
     if missing:

@@ -39,4 +39,5 @@ def build_plan(stack: Stack) -> HostPlan:
         ports=tuple(ports),
         services=(*parts.services, *mon.services, *web.services),
         health_checks=tuple(checks),
+        blockers=tuple(parts.blockers),
     )

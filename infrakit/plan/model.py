@@ -131,6 +131,8 @@ class HostPlan(PlanModel):
     ports: tuple[OpenPort, ...] = ()
     services: tuple[Service, ...] = ()
     health_checks: tuple[HealthCheck, ...] = ()
+    # Why this plan must not be applied yet; `render`/`plan` still work so it can be reviewed.
+    blockers: tuple[str, ...] = ()
 
     @computed_field  # type: ignore[prop-decorator]
     @cached_property

@@ -34,10 +34,17 @@ def run(stack_values: StackFactory, name: str = "test-node", secrets: dict[str, 
 
 @pytest.mark.parametrize("name", list_stacks())
 def test_every_stack_file_evaluates(name: str) -> None:
-    """`pulumi preview` on any shipped stack must not fail in the program itself."""
-    result = evaluate(name, dict(read_stack_file(name).values))
+    """`pulumi preview` on any shipped stack must not fail in the program itself; `pulumi up`
+    must too, unless the plan has blockers (then it must refuse before creating anything)."""
     plan = build_plan(load_stack(name))
+    result = evaluate(name, dict(read_stack_file(name).values), preview=True)
     assert len(result.commands) == len(plan.steps) + 1, "one command per step plus the bundle install"
+    if not plan.blockers:
+        assert len(evaluate(name, dict(read_stack_file(name).values)).commands) == len(plan.steps) + 1
+        return
+    with pytest.raises(Exception, match="the plan cannot be applied yet") as info:
+        evaluate(name, dict(read_stack_file(name).values))
+    assert plan.blockers[0] in str(info.value)
 
 
 def test_cloud_firewall_is_exactly_ssh_from_admin_cidrs(stack_values: StackFactory) -> None:

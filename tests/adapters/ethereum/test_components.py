@@ -23,7 +23,7 @@ PRIVATE = {"8545", "8551", "5052", "5054", "5064", "6060", "18550", "4000"}
 def test_cloud_firewall_opens_exactly_ssh_and_p2p(eth_values: EthStack, el: str, cl: str) -> None:
     """An RPC, engine or metrics port in the cloud firewall is a node anyone can drive or scrape."""
     values = eth_values(chainSettings={"execution": {"client": el}, "consensus": {"client": cl}})
-    result = evaluate("eth-test", values)
+    result = evaluate("eth-test", values, preview=True)
     (firewall,) = result.mocks.of_type("hcloud:index/firewall:Firewall")
     rules = firewall.inputs["rules"]
     ssh = [r for r in rules if r["port"] == "22"]
@@ -38,7 +38,7 @@ def test_cloud_firewall_opens_exactly_ssh_and_p2p(eth_values: EthStack, el: str,
 
 def test_validator_host_is_protected_by_default(eth_values: EthStack) -> None:
     """A validator's server and IP must survive a stray `pulumi destroy` or rebuild (slashing DB, keys)."""
-    result = evaluate("eth-test", eth_values())
+    result = evaluate("eth-test", eth_values(), preview=True)
     server = result.mocks.of_type("hcloud:index/server:Server")[0]
     assert server.inputs["deleteProtection"] is True and server.inputs["rebuildProtection"] is True
     ip = result.mocks.of_type("hcloud:index/primaryIp:PrimaryIp")[0]
@@ -46,13 +46,13 @@ def test_validator_host_is_protected_by_default(eth_values: EthStack) -> None:
 
 
 def test_node_host_is_not_protected_by_default(eth_values: EthStack) -> None:
-    server = evaluate("eth-test", eth_values(role="node")).mocks.of_type("hcloud:index/server:Server")[0]
+    server = evaluate("eth-test", eth_values(role="node"), preview=True).mocks.of_type("hcloud:index/server:Server")[0]
     assert server.inputs["deleteProtection"] is False
 
 
 def test_no_key_material_or_jwt_in_any_command(eth_values: EthStack) -> None:
     """Keystores never pass through Pulumi; the JWT is generated on the host."""
-    result = evaluate("eth-test", eth_values())
+    result = evaluate("eth-test", eth_values(), preview=True)
     for command in result.commands:
         text = str(command.inputs.get("create", "")) + str(command.inputs.get("stdin", ""))
         assert "keystore" not in text.lower() and "jwt.hex" not in text, command.name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
@@ -63,11 +62,12 @@ def test_validator_is_disabled_by_default(eth_values: EthStack) -> None:
     assert [s.enabled for s in plan.services if s.unit == "eth-validator.service"] == [False]
 
 
-def test_unlocked_artifacts_warn_and_their_steps_refuse(eth_values: EthStack, caplog: pytest.LogCaptureFixture) -> None:
-    """The shipped lock file is honestly unlocked: validate says so, the install step would refuse."""
-    with caplog.at_level(logging.WARNING, logger="infrakit.ethereum"):
-        plan = build_plan(eth_stack(eth_values(), name="eth-warn"))
-    assert "stack 'eth-warn': infrakit:chainSettings: artifact geth 1.16.7 is not locked" in caplog.text
+def test_unlocked_artifacts_block_the_plan_and_their_steps_refuse(eth_values: EthStack) -> None:
+    """The shipped lock file is honestly unlocked: the plan carries a blocker (validate warns,
+    apply and `pulumi up` refuse before touching the host), and the install step would refuse."""
+    plan = build_plan(eth_stack(eth_values(), name="eth-warn"))
+    assert any("stack 'eth-warn': infrakit:chainSettings: artifact geth 1.16.7 is not locked" in b
+               for b in plan.blockers)
     step = plan.step("artifact_geth").step
     assert step.params["ARTIFACT_SHA256"] == "" and "NOT LOCKED" in step.description
 

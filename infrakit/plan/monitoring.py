@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 
 from adapters.base import AdapterParts
+from infrakit.config.errors import ConfigError
 from infrakit.config.loader import Stack
 from infrakit.config.monitoring import CheckConfig, MonitoringConfig
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
@@ -203,7 +204,8 @@ def monitoring_parts(stack: Stack, checks: Sequence[HealthCheck], services: Sequ
     names = [c.name for c in all_checks]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"health check names must be unique; repeated: {', '.join(duplicates)}")
+        raise ConfigError(stack.name, [("infrakit:monitoring.checks",
+                                        f"check name(s) {', '.join(duplicates)} already used by the plan's checks")])
     units = [*(s.unit for s in [*services, *own_services]), *(c.target for c in all_checks if c.kind == "systemd")]
     all_packages = [*packages, *PACKAGES, *(["prometheus-node-exporter"] if mon.node_exporter else [])]
     mon_step = monitoring_step(stack, all_checks, units, all_packages)

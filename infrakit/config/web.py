@@ -63,6 +63,8 @@ class WebConfig(Model):
     rpc_basic_auth_user: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,32}$")
     allow_public_rpc: bool = False
     status_page: bool = True
+    # Per client address: requests/s for nginx (limit_req, answers 429); new connections/s
+    # for caddy (Debian's caddy has no rate-limit module: an nftables meter drops the excess).
     rate_limit: int = Field(default=20, ge=1, le=10000)
     rate_burst: int = Field(default=40, ge=0, le=100000)
     hsts: bool = True

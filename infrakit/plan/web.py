@@ -22,6 +22,8 @@ NGINX_AUTH_FILE = "/etc/nginx/infrakit-rpc.htpasswd"
 CADDY_AUTH_FILE = "/etc/caddy/infrakit-auth.caddy"
 AUTH_SECRET = "webBasicAuthHash"  # noqa: S105 - the secret key name, not a secret
 CERT_WARN_DAYS = 14
+CONNLIMIT_FILE = "/etc/infrakit/web-connlimit.nft"
+CONNLIMIT_UNIT = "infrakit-web-connlimit.service"
 
 
 def _tpl(name: str, **context: object) -> str:
@@ -85,6 +87,7 @@ def nginx_steps(stack: Stack) -> list[Step]:
             "TLS_DIR": tls_dir,
             "AUTH_USER": web.rpc_basic_auth_user or "",
             "AUTH_FILE": NGINX_AUTH_FILE,
+            "CONNLIMIT_UNIT": CONNLIMIT_UNIT,
         },
         files=(
             RenderedFile(name="infrakit-web.conf", dest="/etc/nginx/conf.d/infrakit-web.conf",
@@ -137,17 +140,23 @@ def caddy_steps(stack: Stack) -> list[Step]:
         name="web_proxy",
         script="shared/web/install_caddy.sh",
         description=f"caddy: HTTPS reverse proxy for {web.domain} (RPC {web.rpc_path} needs {_access(web)}), "
-                    f"certificate from {web.acme_directory} by caddy's own ACME, renewed by caddy",
+                    f"certificate from {web.acme_directory} by caddy's own ACME, renewed by caddy; "
+                    f"{web.rate_limit} new connections/s per client (nftables)",
         params={
             "DOMAIN": web.domain,
             "AUTH_USER": web.rpc_basic_auth_user or "",
             "AUTH_FILE": CADDY_AUTH_FILE,
+            "CONNLIMIT_UNIT": CONNLIMIT_UNIT,
         },
         files=(
             RenderedFile(name="Caddyfile", dest="/etc/caddy/Caddyfile", content=_tpl("Caddyfile", **context)),
             RenderedFile(name="50-infrakit-hardening.conf",
                          dest="/etc/systemd/system/caddy.service.d/50-infrakit-hardening.conf",
                          content=_tpl("caddy-hardening.conf")),
+            RenderedFile(name="web-connlimit.nft", dest=CONNLIMIT_FILE,
+                         content=_tpl("web-connlimit.nft", rate=web.rate_limit, burst=web.rate_burst)),
+            RenderedFile(name=CONNLIMIT_UNIT, dest=f"/etc/systemd/system/{CONNLIMIT_UNIT}",
+                         content=_tpl(CONNLIMIT_UNIT, file=CONNLIMIT_FILE)),
             *_ca_file(web),
         ),
         secrets=_auth_secrets(stack),

@@ -13,6 +13,8 @@
 #   RPC_AUTH_HASH  secret, on stdin via run_step.sh: the user's bcrypt hash
 #                  (only with AUTH_USER; never printed)
 #   NGINX_WAIT     seconds to wait for nginx to start (default: 30)
+#   CONNLIMIT_UNIT caddy's connection-limit unit, stopped and disabled if present
+#                  (default: infrakit-web-connlimit.service; nginx limits requests itself)
 # Rendered files (files.tsv):
 #   infrakit-web.conf          -> /etc/nginx/conf.d/infrakit-web.conf
 #   50-infrakit-hardening.conf -> /etc/systemd/system/nginx.service.d/
@@ -61,11 +63,12 @@ main() {
   ik_require_root
   ik_require_os
   ik_require_env DOMAIN WEBROOT TLS_DIR
-  : "${AUTH_USER:=}" "${AUTH_FILE:=}" "${NGINX_WAIT:=30}"
+  : "${AUTH_USER:=}" "${AUTH_FILE:=}" "${NGINX_WAIT:=30}" "${CONNLIMIT_UNIT:=infrakit-web-connlimit.service}"
   ik_require_match DOMAIN '^[a-z0-9.-]{4,253}$' "a DNS name"
   ik_require_match WEBROOT '^/[A-Za-z0-9._/-]+$' "an absolute path"
   ik_require_match TLS_DIR '^/[A-Za-z0-9._/-]+$' "an absolute path"
   ik_require_match NGINX_WAIT '^[0-9]{1,3}$' "a number of seconds"
+  ik_require_match CONNLIMIT_UNIT '^[a-z0-9-]+\.service$' "a unit name"
   if [[ -n "${AUTH_USER}" ]]; then
     ik_require_match AUTH_USER '^[A-Za-z0-9._-]{1,32}$' "a user name"
     ik_require_match AUTH_FILE '^/etc/nginx/[A-Za-z0-9._-]+$' "a file under /etc/nginx"
@@ -75,6 +78,7 @@ main() {
   if ik_pkg_installed caddy; then
     ik_ensure_unit caddy.service disable now
   fi
+  ik_ensure_unit "${CONNLIMIT_UNIT}" disable now
   ik_apt_install nginx openssl
   local changed=0
   ik_ensure_dir "${WEBROOT}" 0755 root:root

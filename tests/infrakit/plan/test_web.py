@@ -95,7 +95,11 @@ def test_caddy_config(stack_values: StackFactory) -> None:
     caddyfile = content(plan, "web_proxy", "Caddyfile")
     assert "acme_ca https://ca.internal/dir" in caddyfile and "acme_ca_root /etc/infrakit/tls/acme-ca.pem" in caddyfile
     assert "email ops@example.org" in caddyfile and "rpc.example.org {" in caddyfile
-    assert "@outside not remote_ip 198.51.100.0/24" in caddyfile and "respond @outside" in caddyfile
+    assert "@rpc_outside not remote_ip 198.51.100.0/24" in caddyfile
+    assert 'respond @rpc_outside "forbidden" 403' in caddyfile
+    assert "redir https://rpc.example.org{uri} permanent" in caddyfile and "auto_https disable_redirects" in caddyfile
+    nft = content(plan, "web_proxy", "web-connlimit.nft")
+    assert "limit rate over 20/second burst 40 packets" in nft and "tcp dport { 80, 443 }" in nft
     assert "import /etc/caddy/infrakit-auth.caddy" in caddyfile and "-Server" in caddyfile
     assert plan.step("web_tls").step.script == "shared/web/install_acme_ssl.sh"
     checks = json.loads(content(plan, "monitoring", "checks.json"))

@@ -37,6 +37,8 @@ PROBE_SERVICE = "infrakit-probe.service"
 PROBE_TIMER = "infrakit-probe.timer"
 NODE_EXPORTER_UNIT = "prometheus-node-exporter.service"
 PACKAGES = ("curl", "dbus", "jq", "openssl", "python3")
+# Reported on the status page besides the plan's packages (installed by their own steps).
+REPORTED_PACKAGES = ("fail2ban", "openssh-server", "systemd")
 TOOLS = (
     ("common.sh", "shared/lib/common.sh", f"{LIB_DIR}/lib/common.sh", "0644"),
     ("status_server.py", "shared/monitoring/status_server.py", f"{TOOLS_DIR}/status_server.py", "0755"),
@@ -207,7 +209,8 @@ def monitoring_parts(stack: Stack, checks: Sequence[HealthCheck], services: Sequ
         raise ConfigError(stack.name, [("infrakit:monitoring.checks",
                                         f"check name(s) {', '.join(duplicates)} already used by the plan's checks")])
     units = [*(s.unit for s in [*services, *own_services]), *(c.target for c in all_checks if c.kind == "systemd")]
-    all_packages = [*packages, *PACKAGES, *(["prometheus-node-exporter"] if mon.node_exporter else [])]
+    all_packages = [*packages, *PACKAGES, *REPORTED_PACKAGES,
+                    *(["prometheus-node-exporter"] if mon.node_exporter else [])]
     mon_step = monitoring_step(stack, all_checks, units, all_packages)
     steps += [mon_step, units_step(stack, mon_step)]
     return AdapterParts(steps=steps, ports=ports, services=own_services,

@@ -26,6 +26,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,15 +195,17 @@ class EthLab:
         return "\n".join(self.logs[label][-n:])
 
 
-@pytest.fixture(scope="module")
-def eth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EthLab]:
+@contextmanager
+def eth_session(name: str, work: Path) -> Iterator[EthLab]:
+    """Boot lab host `name` (a stale one is removed first), serve and lock the stand-in
+    releases from `work`, bootstrap the admin user as root and apply the validator plan
+    (phase 1, validator disabled); remove the host afterwards. Also used by bench/."""
     require_root()
     ensure_host_packages()
-    stale = LabHost.get(HOST_NAME)
+    stale = LabHost.get(name)
     if stale:
         stale.down()
-    host = LabHost.up(HOST_NAME)
-    work = tmp_path_factory.mktemp("eth")
+    host = LabHost.up(name)
     mirror = Mirror(work / "www", host.host_side_address)
     try:
         build_release_files(mirror)
@@ -216,12 +219,21 @@ def eth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EthLab]:
         assert first.ok, env.tail("phase1")
         yield env
     finally:
-        print(f"\nethereum lab: apply seconds {json.dumps({k: round(v, 1) for k, v in env.seconds.items()})}"
-              if "env" in locals() else "")
-        print(f"ethereum lab: systemd-analyze security {json.dumps(SECURITY)}")
         if mirror.server:
             mirror.server.shutdown()
         host.down()
+
+
+@pytest.fixture(scope="module")
+def eth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EthLab]:
+    seconds: dict[str, float] = {}
+    try:
+        with eth_session(HOST_NAME, tmp_path_factory.mktemp("eth")) as env:
+            seconds = env.seconds
+            yield env
+    finally:
+        print(f"\nethereum lab: apply seconds {json.dumps({k: round(v, 1) for k, v in seconds.items()})}")
+        print(f"ethereum lab: systemd-analyze security {json.dumps(SECURITY)}")
 
 
 def test_artifacts_verified_and_installed_side_by_side(eth: EthLab) -> None:

@@ -1,4 +1,4 @@
-"""The VM lane (own kernel): the whole sysctl set applies and survives a reboot.
+"""The VM lane (own kernel): the whole sysctl set applies and survives a reboot; chrony runs.
 
 In a container the kernel keys (vm.*, kernel.*, fs.*) are read-only; only a host with its
 own kernel proves that the sysctl step applies every key and that nothing at boot (ufw
@@ -53,10 +53,14 @@ def test_every_sysctl_applies_and_persists_across_reboot(vm: LabVM, tmp_path: Pa
     plan = build_plan(load(RawConfig("lab-vm", values)))
     target = Target(vm.address, "root", vm.ssh_port, vm.ssh_key_path, tmp_path / "known_hosts")
     lines: list[str] = []
-    report = apply_plan(plan, target, {}, only={"base_packages", "sysctl", "firewall_ufw"}, say=lines.append)
+    report = apply_plan(plan, target, {}, only={"base_packages", "sysctl", "firewall_ufw", "time_sync"},
+                        say=lines.append)
     assert report.ok, "\n".join(lines[-30:])
     assert not [line for line in lines if "sysctl refused=" in line], "a real kernel must take every key"
     expected = {key: str(value).split() for key, value in SYSCTL_DEFAULTS.items()}
     assert sysctl_values(vm) == expected
     vm.reboot()
     assert sysctl_values(vm) == expected, "a key did not survive the reboot"
+    # chrony cannot run in a container (no CAP_SYS_TIME); with its own kernel it must.
+    assert vm.ssh("systemctl", "is-active", "chrony").stdout.strip() == "active"
+    assert "Leap status" in vm.ssh("chronyc", "tracking").stdout

@@ -100,11 +100,12 @@ class HostSetup(pulumi.ComponentResource):
             if missing:
                 raise ValueError(f"step {step.name} needs secret(s) {missing} that the stack does not set")
             env_names = sorted(step.secrets)
-            stdin = pulumi.Output.secret(
-                pulumi.Output.all(*[secrets[step.secrets[e]] for e in env_names]).apply(
-                    lambda values, names=env_names: "".join(f"{n}={v}\n" for n, v in zip(names, values, strict=True))
-                )
-            )
+
+            def env_lines(values: list[str], names: list[str] = env_names) -> str:
+                return "".join(f"{n}={v}\n" for n, v in zip(names, values, strict=True))
+
+            values = pulumi.Output.all(*[secrets[step.secrets[e]] for e in env_names])
+            stdin = pulumi.Output.secret(values.apply(env_lines))
             # A changed secret value re-runs the step; the digest itself stays a secret.
             triggers.append(pulumi.Output.secret(stdin.apply(lambda s: hashlib.sha256(s.encode()).hexdigest())))
         command = remote.Command(

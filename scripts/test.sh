@@ -10,6 +10,7 @@ main() {
   cd "$(dirname "${BASH_SOURCE[0]}")/.."
   bash scripts/setup.sh
   .venv/bin/ruff check .
+  .venv/bin/mypy
   .venv/bin/python -m pytest "$@"
 }
 

@@ -37,9 +37,9 @@ def _rekey(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 class Ethereum:
-    name = "ethereum"
-    roles = ("node", "validator")
-    networks = NETWORKS
+    name: str = "ethereum"
+    roles: tuple[str, ...] = ("node", "validator")
+    networks: tuple[str, ...] = NETWORKS
 
     def validate(self, config: StackConfig) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

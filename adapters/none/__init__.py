@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 class NoChain:
-    name = "none"
-    roles = ("host",)
-    networks = ("none",)
+    name: str = "none"
+    roles: tuple[str, ...] = ("host",)
+    networks: tuple[str, ...] = ("none",)
 
     def validate(self, config: StackConfig) -> list[tuple[str, str]]:
         if config.chain_settings:

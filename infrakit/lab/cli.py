@@ -126,7 +126,7 @@ def _timeout_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``lab`` with its sub-commands; each sets ``func`` on the namespace."""
     lab = subparsers.add_parser(
         "lab",
@@ -212,7 +212,7 @@ def _cmd_vm_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_vm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_vm_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     vm = sub.add_parser(
         "vm",
         help="qemu VMs (own kernel, slow) for vm.*/kernel.* sysctls and reboots",
@@ -233,7 +233,7 @@ def _add_vm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     status.set_defaults(func=_guarded(_cmd_vm_status))
 
 
-def _print_table(rows: list[tuple[str, ...]]) -> None:
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -109,7 +109,7 @@ def _cmd_packages(args: argparse.Namespace) -> int:
     return 0
 
 
-def _name_arg(parser: argparse.ArgumentParser) -> None:
+def _name_arg(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
     parser.add_argument(
         "--name",
         default=config.DEFAULT_NAME,

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
-import subprocess
 import time
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
@@ -52,6 +50,7 @@ from infrakit.lab.packages import (
 )
 from infrakit.lab.proc import run
 from infrakit.lab.rootfs import base_dir, default_recipe, ensure_base, prune_bases
+from infrakit.lab.ssh_access import SshAccess
 
 __all__ = ["LabError", "LabHost", "down", "down_all", "ensure_host_packages", "lab_key"]
 
@@ -103,7 +102,7 @@ class _Record:
     start_time: int | None = None
 
 
-class LabHost:
+class LabHost(SshAccess):
     """One lab host. Create with ``LabHost.up``; find with ``LabHost.get``."""
 
     ssh_user: str = SSH_USER
@@ -165,44 +164,6 @@ class LabHost:
     def is_running(self) -> bool:
         proc = self._proc()
         return proc is not None and daemon.is_alive(proc)
-
-    def ssh_reachable(self, timeout: float = 1.0) -> bool:
-        """True when the guest's sshd sends its banner."""
-        return network.sshd_answers(self.address, self.ssh_port, timeout=timeout)
-
-    def _ssh_base(self) -> list[str]:
-        return [
-            "ssh",
-            "-i",
-            str(self.ssh_key_path),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ]
-
-    def ssh_argv(self, *command: str) -> list[str]:
-        """``ssh`` argv running ``command`` in the guest as root with the lab key.
-
-        One argument is a shell command line (``"systemctl is-active ssh"``), as with
-        ``ssh HOST 'cmd'``; several are an argv, each quoted (``"sh", "-c", script``).
-        """
-        remote = list(command) if len(command) <= 1 else [shlex.join(command)]
-        options = ["LogLevel=ERROR", "BatchMode=yes", "ConnectTimeout=10"]
-        return [
-            *self._ssh_base(),
-            *(a for o in options for a in ("-o", o)),
-            f"{self.ssh_user}@{self.address}",
-            *remote,
-        ]
-
-    def ssh_command(self) -> str:
-        """The interactive SSH command line, for humans."""
-        return shlex.join([*self._ssh_base(), f"{self.ssh_user}@{self.address}"])
-
-    def ssh(self, *command: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``command`` in the guest over SSH; output captured as text."""
-        return run(self.ssh_argv(*command), timeout=timeout, check=check)
 
     def wait_stopped(self, timeout: float = 60.0) -> bool:
         """Wait for nspawn to exit (the guest powered off or rebooted)."""

@@ -30,9 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shlex
 import socket
-import subprocess
 import tempfile
 import time
 from contextlib import AbstractContextManager
@@ -45,10 +43,10 @@ from infrakit.lab.host import KEY_NAME, SSH_USER, lab_key
 from infrakit.lab.locking import file_lock
 from infrakit.lab.mirror import static_host_entries
 from infrakit.lab.mounts import remove_tree, unmount_all_under
-from infrakit.lab.network import sshd_answers
 from infrakit.lab.packages import require_host_packages, require_root
 from infrakit.lab.proc import run
 from infrakit.lab.rootfs import Recipe, default_recipe, ensure_cached, extract
+from infrakit.lab.ssh_access import SshAccess
 
 log = logging.getLogger("infrakit.lab")
 
@@ -201,11 +199,13 @@ class _VMRecord:
     start_time: int | None = None
 
 
-class LabVM:
+class LabVM(SshAccess):
     """One qemu VM of the lab. Create with ``LabVM.up``; find with ``LabVM.get``."""
 
     address: str = "127.0.0.1"
     ssh_user: str = SSH_USER
+    connect_timeout = 20  # TCG is slow to answer
+    command_timeout = 300.0
 
     def __init__(self, record: _VMRecord, state: Path) -> None:
         self._rec = record
@@ -239,31 +239,6 @@ class LabVM:
     def is_running(self) -> bool:
         proc = self._proc()
         return proc is not None and daemon.is_alive(proc)
-
-    def ssh_reachable(self, timeout: float = 1.0) -> bool:
-        return sshd_answers(self.address, self.ssh_port, timeout=timeout)
-
-    def ssh_argv(self, *command: str) -> list[str]:
-        """As ``LabHost.ssh_argv``: one argument is a shell line, several an argv."""
-        remote = list(command) if len(command) <= 1 else [shlex.join(command)]
-        return [
-            "ssh",
-            "-i",
-            str(self.ssh_key_path),
-            "-p",
-            str(self.ssh_port),
-            *("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"),
-            *("-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20"),
-            f"{self.ssh_user}@{self.address}",
-            *remote,
-        ]
-
-    def ssh_command(self) -> str:
-        """The interactive SSH command line, for humans."""
-        return shlex.join(self.ssh_argv())
-
-    def ssh(self, *command: str, timeout: float = 300.0, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run(self.ssh_argv(*command), timeout=timeout, check=check)
 
     # -- life cycle ----------------------------------------------------------------
     @classmethod

@@ -47,6 +47,9 @@ def write_bundle(plan: HostPlan) -> tuple[Path, str]:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
+    for old in BUNDLE_CACHE.glob(f"{plan.stack}-*.tgz"):
+        if old != path:
+            old.unlink(missing_ok=True)  # Pulumi keeps the asset's hash, not the file
     return path, digest
 
 

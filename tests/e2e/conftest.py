@@ -28,7 +28,8 @@ from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.sources import PROJECT_ROOT
 
 ADMIN_KEY = PROJECT_ROOT / "infrakit" / "lab" / "insecure_key" / "lab_admin_ed25519"
-HOST_NAME = "e2e"
+# INFRAKIT_E2E_HOST: another name, so that two runs on one machine do not remove each other's host
+HOST_NAME = os.environ.get("INFRAKIT_E2E_HOST", "e2e")
 
 
 def require_root() -> None:

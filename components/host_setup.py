@@ -9,6 +9,7 @@ output is not logged.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -47,8 +48,9 @@ def write_bundle(plan: HostPlan) -> tuple[Path, str]:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
-    for old in BUNDLE_CACHE.glob(f"{plan.stack}-*.tgz"):
-        if old != path:
+    mine = re.compile(rf"{re.escape(plan.stack)}-[0-9a-f]{{16}}\.tgz")  # not another stack's with this prefix
+    for old in BUNDLE_CACHE.iterdir():
+        if old != path and mine.fullmatch(old.name):
             old.unlink(missing_ok=True)  # Pulumi keeps the asset's hash, not the file
     return path, digest
 

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components import host_setup
 from infrakit.config import list_stacks, load_stack, read_stack_file
 from infrakit.plan import build_plan
 from tests.conftest import StackFactory, load_values
@@ -132,3 +133,14 @@ def test_bad_config_stops_the_program_cleanly(stack_values: StackFactory) -> Non
     with pytest.raises(Exception, match=r"stack 'broken': infrakit:chian: unknown key") as info:
         run(stack_values, name="broken", chian="x")
     assert not info.value.__class__.__name__.startswith("Validation")
+
+
+def test_bundle_cache_keeps_one_tarball_per_stack_and_spares_prefix_neighbours(tmp_path, monkeypatch) -> None:
+    """Old bundles go; a stack named like another's prefix (eth-hoodi vs eth-hoodi-validator) stays."""
+    monkeypatch.setattr(host_setup, "BUNDLE_CACHE", tmp_path)
+    neighbour = tmp_path / "lab-e2e-0123456789abcdef.tgz"
+    stale = tmp_path / "lab-fedcba9876543210.tgz"
+    neighbour.write_bytes(b"x")
+    stale.write_bytes(b"x")
+    path, _ = host_setup.write_bundle(build_plan(load_stack("lab")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, neighbour.name])

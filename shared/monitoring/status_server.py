@@ -332,7 +332,7 @@ def merge_since(results: list[CheckResult], previous: Mapping[str, CheckResult])
 # ------------------------------------------------------------- host facts ----
 
 def disk_usage(paths: Iterable[str]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for path in paths:
         try:
             st = os.statvfs(path)

@@ -20,6 +20,8 @@ class AdapterParts:
     services: list[Service] = field(default_factory=list)
     health_checks: list[HealthCheck] = field(default_factory=list)
     packages: tuple[str, ...] = ()
+    # Where the chain keeps its data (the status page reports their disk use).
+    data_dirs: list[str] = field(default_factory=list)
     # Reasons the plan may be reviewed but not applied (e.g. an artifact not yet locked).
     blockers: list[str] = field(default_factory=list)
 

@@ -235,4 +235,4 @@ def build(stack: Stack) -> AdapterParts:
     services = [Service(name=c.role, unit=c.unit, enabled=c.role != "validator" or validator_enabled) for c in parts]
     return AdapterParts(steps=steps, ports=ports(stack, settings, ctx), services=services,
                         health_checks=health_checks(parts, validator_enabled), packages=("unzip",),
-                        blockers=blockers)
+                        blockers=blockers, data_dirs=[d for c in parts if (d := c.data_dir)])

@@ -24,7 +24,7 @@ def build_plan(stack: Stack) -> HostPlan:
     web = web_parts(stack)
     checks.extend(web.health_checks)
     packages = [*BASE_PACKAGES, *parts.packages, *web.packages]  # versions reported by the status page
-    mon = monitoring_parts(stack, checks, [*parts.services, *web.services], packages)
+    mon = monitoring_parts(stack, checks, [*parts.services, *web.services], packages, parts.data_dirs)
     checks.extend(mon.health_checks)
     ports = [*parts.ports, *mon.ports, *web.ports]
     steps = base_steps(stack, ports, parts.packages) + parts.steps + web.steps + mon.steps

@@ -110,7 +110,7 @@ def node_exporter(mon: MonitoringConfig) -> Step:
 
 
 def monitoring_config(stack: Stack, checks: Sequence[HealthCheck], units: Sequence[str],
-                      packages: Sequence[str]) -> tuple[str, str]:
+                      packages: Sequence[str], data_dirs: Sequence[str] = ()) -> tuple[str, str]:
     """The two JSON files the host-side tools read: settings and the checks."""
     config = stack.config
     mon = config.monitoring
@@ -126,7 +126,7 @@ def monitoring_config(stack: Stack, checks: Sequence[HealthCheck], units: Sequen
         "check_rpc": f"{TOOLS_DIR}/check_rpc.sh",
         "state_dir": APPLY_STATE_VIEW,
         "units": sorted(set(units)),
-        "data_dirs": list(dict.fromkeys(["/", *mon.data_dirs])),
+        "data_dirs": list(dict.fromkeys(["/", *data_dirs, *mon.data_dirs])),
         "packages": sorted(set(packages)),
         "alert": {"format": mon.alert_format, "telegram_chat_id": mon.telegram_chat_id},
     }
@@ -136,8 +136,8 @@ def monitoring_config(stack: Stack, checks: Sequence[HealthCheck], units: Sequen
 
 
 def monitoring_step(stack: Stack, checks: Sequence[HealthCheck], units: Sequence[str],
-                    packages: Sequence[str]) -> Step:
-    settings, checks_json = monitoring_config(stack, checks, units, packages)
+                    packages: Sequence[str], data_dirs: Sequence[str] = ()) -> Step:
+    settings, checks_json = monitoring_config(stack, checks, units, packages, data_dirs)
     tools = tuple(_file(name, dest, source_path(src).read_text(encoding="utf-8"), mode)
                   for name, src, dest, mode in TOOLS)
     return Step(
@@ -180,11 +180,12 @@ def units_step(stack: Stack, monitoring: Step) -> Step:
 
 
 def monitoring_parts(stack: Stack, checks: Sequence[HealthCheck], services: Sequence[Service],
-                     packages: Sequence[str]) -> AdapterParts:
+                     packages: Sequence[str], data_dirs: Sequence[str] = ()) -> AdapterParts:
     """Steps, private ports, services and own checks of the monitoring tier (empty when off).
 
     `checks` are every other check of the plan; `services` the adapter's and the web tier's;
-    `packages` what the host installs (their versions are reported).
+    `packages` what the host installs (their versions are reported); `data_dirs` the
+    adapter's data directories (their disk use is reported, with monitoring.dataDirs).
     """
     mon = stack.config.monitoring
     if not mon.enabled:
@@ -211,7 +212,7 @@ def monitoring_parts(stack: Stack, checks: Sequence[HealthCheck], services: Sequ
     units = [*(s.unit for s in [*services, *own_services]), *(c.target for c in all_checks if c.kind == "systemd")]
     all_packages = [*packages, *PACKAGES, *REPORTED_PACKAGES,
                     *(["prometheus-node-exporter"] if mon.node_exporter else [])]
-    mon_step = monitoring_step(stack, all_checks, units, all_packages)
+    mon_step = monitoring_step(stack, all_checks, units, all_packages, data_dirs)
     steps += [mon_step, units_step(stack, mon_step)]
     return AdapterParts(steps=steps, ports=ports, services=own_services,
                         health_checks=[*own_checks, *(_from_config(c) for c in mon.checks)])

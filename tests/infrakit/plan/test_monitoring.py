@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infrakit.config import ConfigError
+from infrakit.config import ConfigError, load_stack
 from infrakit.plan import build_plan
 from infrakit.plan.model import HostPlan, Step
 from infrakit.plan.monitoring import CHECKS_FILE, CONFIG_FILE, eth_head_check, eth_peers_check, eth_sync_check
@@ -118,3 +118,10 @@ def test_eth_check_helpers() -> None:
 def test_duplicate_check_names_are_refused(stack_values: StackFactory) -> None:
     with pytest.raises(ConfigError, match=r"infrakit:monitoring.checks: check name\(s\) sshd already used"):
         plan_of(stack_values(monitoring={"checks": [{"name": "sshd", "kind": "systemd", "target": "x.service"}]}))
+
+
+def test_adapter_data_dirs_are_reported() -> None:
+    """A chain's data directory filling up is the classic silent node death: it must be watched."""
+    plan = build_plan(load_stack("eth-hoodi-validator"))
+    settings = json.loads(next(f.content for p in plan.steps for f in p.step.files if f.dest == CONFIG_FILE))
+    assert {"/", "/var/lib/ethereum/execution", "/var/lib/ethereum/beacon"} <= set(settings["data_dirs"])

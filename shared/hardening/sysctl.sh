@@ -24,12 +24,23 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 readonly KEY_RE='^-?[a-z0-9_]+(\.[A-Za-z0-9_*:-]+)+$'
 
-# Whitespace-normalize $1 (tabs and runs of spaces -> one space, trimmed).
+# Whitespace-normalize $1 (tabs and runs of spaces -> one space, trimmed) into NORM.
+# No subshells here: this runs for every line and every key (a no-op run forked ~250
+# processes for it before).
+NORM=""
 norm() {
-  local -a words
+  local -a words=()
   read -r -a words <<< "$1" || true
   local IFS=' '
-  printf '%s' "${words[*]}"
+  NORM="${words[*]}"
+}
+
+# read_norm PATH: the first line of PATH, normalized, into NORM ("" if unreadable).
+read_norm() {
+  local -a words=()
+  read -r -a words 2>/dev/null < "$1" || true
+  local IFS=' '
+  NORM="${words[*]}"
 }
 
 # classify ERR_TEXT: the reason a write was refused.
@@ -68,10 +79,12 @@ apply_key() {
     refuse "${key}" missing "${optional}"
     return 0
   fi
-  cur="$(norm "$(cat -- "${path}" 2>/dev/null || true)")"
+  read_norm "${path}"
+  cur="${NORM}"
   [[ "${cur}" == "${want}" ]] && return 0
   err="$(sysctl -q -w "${key}=${want}" 2>&1 >/dev/null || true)"
-  new="$(norm "$(cat -- "${path}" 2>/dev/null || true)")"
+  read_norm "${path}"
+  new="${NORM}"
   if [[ "${new}" == "${want}" ]]; then
     ik_log "set ${key} = ${want} (was ${cur:-unreadable})"
     ik_changed
@@ -90,11 +103,14 @@ main() {
   src="$(ik_file sysctl.conf)"
   while IFS= read -r line || [[ -n "${line}" ]]; do
     n=$((n + 1))
-    line="$(norm "${line}")"
+    norm "${line}"
+    line="${NORM}"
     [[ -z "${line}" || "${line}" == '#'* || "${line}" == ';'* ]] && continue
     [[ "${line}" == *=* ]] || ik_die "sysctl.conf line ${n}: expected 'key = value'"
-    key="$(norm "${line%%=*}")"
-    value="$(norm "${line#*=}")"
+    norm "${line%%=*}"
+    key="${NORM}"
+    norm "${line#*=}"
+    value="${NORM}"
     [[ "${key}" =~ ${KEY_RE} ]] || ik_die "sysctl.conf line ${n}: bad key '${key}'"
     keys+=("${key}")
     values+=("${value}")

@@ -46,6 +46,10 @@ IK__BACKUP_DIR=""
 IK__RB_DESTS=()
 IK__RB_SAVED=()
 IK__CLEANUP=()
+# Results of the internal helpers that avoid a subshell (ik__mode_norm, ik__file_path, ...).
+IK__MODE=""
+IK__PATH=""
+IK__NAMES=()
 IK_STATE_DIR="${IK_STATE_DIR:-/var/lib/infrakit/state}"
 # Results that the scripts sourcing this library read.
 # shellcheck disable=SC2034
@@ -296,18 +300,28 @@ ik_read_secrets() {
 
 # --------------------------------------------------------------- files -------
 
-ik__normalize_mode() {
-  local mode="$1"
-  mode="${mode#0}"
+# ik__mode_norm MODE: set IK__MODE to MODE as `stat -c %a` prints it (0644 -> 644).
+ik__mode_norm() {
+  local mode="${1#0}"
   [[ ${#mode} -eq 4 && "${mode}" == 0* ]] && mode="${mode#0}"
-  printf '%s\n' "${mode}"
+  IK__MODE="${mode}"
 }
+
+ik__normalize_mode() {
+  ik__mode_norm "$1"
+  printf '%s\n' "${IK__MODE}"
+}
+
+# Owners already checked in this run (a step installs several files as root:root).
+declare -gA IK__OWNER_OK=()
 
 ik__check_owner() {
   local owner="$1"
+  [[ -n "${IK__OWNER_OK[${owner}]:-}" ]] && return 0
   [[ "${owner}" =~ ${IK__OWNER_RE} ]] || ik_die "owner '${owner}' is not user:group"
   id -u "${owner%%:*}" >/dev/null 2>&1 || ik_die "owner ${owner}: no such user"
   getent group "${owner#*:}" >/dev/null 2>&1 || ik_die "owner ${owner}: no such group"
+  IK__OWNER_OK[${owner}]=1
 }
 
 # Record DEST's current state once per run, for ik_rollback_files.
@@ -343,8 +357,10 @@ ik_write_file() {
     || ik_die "ik_write_file: destination '${dest}' must be an absolute file path"
   [[ "${mode}" =~ ${IK__MODE_RE} ]] || ik_die "ik_write_file: mode '${mode}' is not octal like 0644"
   ik__check_owner "${owner}"
-  want_mode="$(ik__normalize_mode "${mode}")"
-  dir="$(dirname -- "${dest}")"
+  ik__mode_norm "${mode}"
+  want_mode="${IK__MODE}"
+  dir="${dest%/*}"
+  dir="${dir:-/}"
   if [[ ! -d "${dir}" ]]; then
     install -d -m 0755 -o root -g root -- "${dir}" || ik_die "cannot create ${dir}"
     ik_log "created directory ${dir}"
@@ -405,25 +421,37 @@ ik_rollback_files() {
   IK__RB_SAVED=()
 }
 
-ik__step_dir() {
+ik__require_step_dir() {
   [[ -n "${IK_STEP_DIR:-}" && -d "${IK_STEP_DIR}" ]] \
     || ik_die "IK_STEP_DIR is not set or missing: run this script through shared/lib/run_step.sh"
+}
+
+ik__step_dir() {
+  ik__require_step_dir
   printf '%s\n' "${IK_STEP_DIR}"
+}
+
+# ik__file_path NAME: set IK__PATH to the path of rendered file NAME (no subshell).
+ik__file_path() {
+  local name="$1"
+  [[ "${name}" =~ ${IK__FILE_NAME_RE} ]] || ik_die "bad rendered file name '${name}'"
+  ik__require_step_dir
+  [[ -f "${IK_STEP_DIR}/files/${name}" ]] \
+    || ik_die "rendered file ${name} is missing from the bundle (${IK_STEP_DIR}/files/)"
+  IK__PATH="${IK_STEP_DIR}/files/${name}"
 }
 
 # ik_file NAME: the path of rendered file NAME of this step.
 ik_file() {
-  local name="$1" dir
-  [[ "${name}" =~ ${IK__FILE_NAME_RE} ]] || ik_die "bad rendered file name '${name}'"
-  dir="$(ik__step_dir)"
-  [[ -f "${dir}/files/${name}" ]] || ik_die "rendered file ${name} is missing from the bundle (${dir}/files/)"
-  printf '%s\n' "${dir}/files/${name}"
+  ik__file_path "$1"
+  printf '%s\n' "${IK__PATH}"
 }
 
 # ik_file_entry NAME: set IK_FILE_MODE, IK_FILE_OWNER, IK_FILE_DEST from files.tsv.
 ik_file_entry() {
   local want="$1" dir name mode owner dest extra
-  dir="$(ik__step_dir)"
+  ik__require_step_dir
+  dir="${IK_STEP_DIR}"
   [[ -f "${dir}/files.tsv" ]] || ik_die "files.tsv is missing in ${dir}"
   while IFS=$'\t' read -r name mode owner dest extra || [[ -n "${name}" ]]; do
     [[ "${name}" == "${want}" ]] || continue
@@ -446,32 +474,44 @@ ik_file_dest() {
 
 # ik_file_names: print the names in files.tsv, one per line.
 ik_file_names() {
-  local dir name rest
-  dir="$(ik__step_dir)"
-  [[ -f "${dir}/files.tsv" ]] || return 0
+  local name
+  ik__file_names
+  for name in "${IK__NAMES[@]}"; do
+    printf '%s\n' "${name}"
+  done
+}
+
+# ik__file_names: set the array IK__NAMES to the names in files.tsv (no subshell).
+ik__file_names() {
+  local name rest
+  IK__NAMES=()
+  ik__require_step_dir
+  [[ -f "${IK_STEP_DIR}/files.tsv" ]] || return 0
   while IFS=$'\t' read -r name rest || [[ -n "${name}" ]]; do
-    [[ -n "${name}" ]] && printf '%s\n' "${name}"
-  done < "${dir}/files.tsv"
+    [[ -n "${name}" ]] && IK__NAMES+=("${name}")
+  done < "${IK_STEP_DIR}/files.tsv"
+  return 0
 }
 
 # ik_install_file NAME: install rendered file NAME per files.tsv (predicate).
 ik_install_file() {
-  local name="$1" src
-  src="$(ik_file "${name}")" || exit 1
+  local name="$1"
+  ik__file_path "${name}"
   ik_file_entry "${name}"
-  ik_write_file "${src}" "${IK_FILE_DEST}" "${IK_FILE_MODE}" "${IK_FILE_OWNER}"
+  ik_write_file "${IK__PATH}" "${IK_FILE_DEST}" "${IK_FILE_MODE}" "${IK_FILE_OWNER}"
 }
 
 # ik_install_all_files: install every rendered file (predicate: 0 if any changed).
 ik_install_all_files() {
-  local name any=1 names
-  names="$(ik_file_names)" || exit 1
-  while IFS= read -r name; do
-    [[ -z "${name}" ]] && continue
+  local name any=1
+  local -a names
+  ik__file_names
+  names=("${IK__NAMES[@]}")
+  for name in "${names[@]}"; do
     if ik_install_file "${name}"; then
       any=0
     fi
-  done <<< "${names}"
+  done
   return "${any}"
 }
 
@@ -480,6 +520,7 @@ ik_ensure_dir() {
   local path="$1" mode="$2" owner="$3"
   [[ "${mode}" =~ ${IK__MODE_RE} ]] || ik_die "ik_ensure_dir: bad mode '${mode}'"
   ik__check_owner "${owner}"
+  ik__mode_norm "${mode}"
   if [[ -L "${path}" ]]; then
     ik_die "${path} is a symlink; refusing to manage it"
   elif [[ ! -e "${path}" ]]; then
@@ -488,7 +529,7 @@ ik_ensure_dir() {
     ik_changed
   elif [[ ! -d "${path}" ]]; then
     ik_die "${path} exists and is not a directory"
-  elif [[ "$(stat -c '%a %U:%G' -- "${path}")" != "$(ik__normalize_mode "${mode}") ${owner}" ]]; then
+  elif [[ "$(stat -c '%a %U:%G' -- "${path}")" != "${IK__MODE} ${owner}" ]]; then
     chown -- "${owner}" "${path}"
     chmod -- "${mode}" "${path}"
     ik_log "set ${path} to ${mode} ${owner}"
@@ -502,6 +543,22 @@ ik_pkg_installed() {
   local status
   status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" || return 1
   [[ "${status}" == ?i* ]]
+}
+
+# ik__missing_pkgs PKG...: set the array IK__NAMES to the PKGs that dpkg does not list as
+# installed, with one dpkg-query for all of them.
+ik__missing_pkgs() {
+  local name status
+  local -A installed=()
+  IK__NAMES=()
+  (( $# )) || return 0
+  while IFS=' ' read -r name status; do
+    [[ "${status}" == ?i* ]] && installed[${name}]=1
+  done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null || true)
+  for name in "$@"; do
+    [[ -n "${installed[${name}]:-}" ]] || IK__NAMES+=("${name}")
+  done
+  return 0
 }
 
 ik__apt_lists_fresh() {
@@ -541,8 +598,9 @@ ik_apt_install() {
   [[ "${timeout}" =~ ^[0-9]+$ ]] || ik_die "APT_LOCK_TIMEOUT='${timeout}' is not a number of seconds"
   for pkg in "$@"; do
     [[ "${pkg}" =~ ${IK__PKG_RE} ]] || ik_die "bad package name '${pkg}'"
-    ik_pkg_installed "${pkg}" || missing+=("${pkg}")
   done
+  ik__missing_pkgs "$@"
+  missing=("${IK__NAMES[@]}")
   (( ${#missing[@]} )) || return 0
   ik_log "installing: ${missing[*]}"
   if ! ik__apt_lists_fresh; then
@@ -555,9 +613,9 @@ ik_apt_install() {
     ik__apt_update "${timeout}"
     ik__apt_get_install "${timeout}" "${missing[@]}" || ik_die "apt-get install failed: ${missing[*]}"
   fi
-  for pkg in "${missing[@]}"; do
-    ik_pkg_installed "${pkg}" || ik_die "package ${pkg} is still not installed after apt-get install"
-  done
+  ik__missing_pkgs "${missing[@]}"
+  (( ${#IK__NAMES[@]} == 0 )) \
+    || ik_die "package(s) ${IK__NAMES[*]} still not installed after apt-get install"
   ik_changed
 }
 
@@ -647,11 +705,18 @@ ik_ensure_unit() {
   ik__check_unit "${unit}"
   [[ "${action}" == "enable" || "${action}" == "disable" ]] || ik_die "ik_ensure_unit: action must be enable|disable"
   [[ -z "${now}" || "${now}" == "now" ]] || ik_die "ik_ensure_unit: third argument must be 'now'"
-  if ! ik_unit_exists "${unit}"; then
-    [[ "${action}" == "disable" ]] && return 0
-    ik_die "unit ${unit} does not exist"
+  if [[ "${action}" == "disable" ]]; then
+    ik_unit_exists "${unit}" || return 0
+    state="$(systemctl is-enabled -- "${unit}" 2>/dev/null || true)"
+  else
+    state="$(systemctl is-enabled -- "${unit}" 2>/dev/null || true)"
+    case "${state}" in
+      # a unit file state: the unit exists (no need to ask systemctl again)
+      enabled | enabled-runtime | linked | linked-runtime | alias | masked | masked-runtime | static \
+        | indirect | disabled | generated | transient) ;;
+      *) ik_unit_exists "${unit}" || ik_die "unit ${unit} does not exist" ;;
+    esac
   fi
-  state="$(systemctl is-enabled -- "${unit}" 2>/dev/null || true)"
   if [[ "${action}" == "enable" ]]; then
     case "${state}" in
       enabled | static | indirect | generated | alias | transient) ;;

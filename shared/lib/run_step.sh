@@ -22,20 +22,25 @@
 # step, 4 bad stdin (secrets), 1 other runner errors.
 
 IK_STEP="run_step"
+IK__SELF_DIR="${BASH_SOURCE[0]%/*}"
+[[ "${BASH_SOURCE[0]}" == */* ]] || IK__SELF_DIR=.
 # shellcheck source-path=SCRIPTDIR source=common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+source "${IK__SELF_DIR}/common.sh"
 
 readonly IK__STEP_RE='^[a-z][a-z0-9_]{1,40}$'
 readonly IK__HASH_RE='^[0-9a-f]{32,128}$'
 readonly IK__SCRIPT_RE='^(shared|adapters)/[a-z0-9_/]+\.sh$'
 readonly IK__LOCK_TIMEOUT=900
 
-# Write CONTENT to FILE atomically (temp file + rename), mode 0644.
+# Write CONTENT to FILE atomically (temp file + rename), mode 0644 (umask 022). The state
+# dir is root's alone (checked before), so a fixed temp name is safe.
 write_state() {
   local file="$1" content="$2" tmp
-  tmp="$(mktemp "${file%/*}/.state.XXXXXXXX")"
+  tmp="${file%/*}/.state.${BASHPID}.${file##*/}"
+  if [[ -e "${tmp}" || -L "${tmp}" ]]; then
+    rm -f -- "${tmp}"
+  fi
   printf '%s\n' "${content}" > "${tmp}"
-  chmod 0644 "${tmp}"
   mv -fT -- "${tmp}" "${file}"
 }
 
@@ -56,10 +61,14 @@ main() {
   IK_STEP="${step}"
   ik_require_root
 
-  local bundle step_dir have_hash script
-  bundle="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)"
-  cd -- "${bundle}" || ik_die "cannot enter ${bundle}"
-  if [[ "$(stat -c '%u' .)" != 0 ]] || [[ -n "$(find . -maxdepth 0 -perm /022)" ]]; then
+  local bundle step_dir have_hash script stat_out now
+  local -a owner_mode
+  cd -- "${IK__SELF_DIR}/../.." || ik_die "cannot enter the bundle (${IK__SELF_DIR}/../..)"
+  bundle="$(pwd -P)"
+  # One stat for the bundle and the state dir: "uid mode" of each.
+  stat_out="$(stat -c '%u %a' -- . "${IK_STATE_DIR}" 2>/dev/null || true)"
+  read -r -a owner_mode <<< "${stat_out//$'\n'/ }"
+  if [[ "${owner_mode[0]:-}" != 0 ]] || (( 8#${owner_mode[1]:-0} & 8#022 )); then
     ik_die "bundle ${bundle} must be owned by root and not group/world-writable"
   fi
   step_dir="${bundle}/steps/${step}"
@@ -79,7 +88,9 @@ main() {
     ik_read_secrets "${step_dir}/secrets"
   fi
 
-  install -d -m 0755 -o root -g root -- "${IK_STATE_DIR}"
+  if [[ "${owner_mode[2]:-} ${owner_mode[3]:-}" != "0 755" || -L "${IK_STATE_DIR}" ]]; then
+    install -d -m 0755 -o root -g root -- "${IK_STATE_DIR}"
+  fi
   exec 9> "${IK_STATE_DIR}/.run.lock"
   flock -w "${IK__LOCK_TIMEOUT}" 9 || ik_die "another step is still running (lock ${IK_STATE_DIR}/.run.lock)"
 
@@ -95,7 +106,8 @@ main() {
     exit "${rc}"
   fi
   write_state "${IK_STATE_DIR}/${step}.hash" "${want_hash}"
-  write_state "${IK_STATE_DIR}/last-apply" "$(date -u +%Y-%m-%dT%H:%M:%SZ) step=${step} hash=${want_hash}"
+  TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  write_state "${IK_STATE_DIR}/last-apply" "${now} step=${step} hash=${want_hash}"
   ik_log "done in $((SECONDS - start)) s"
 }
 

@@ -41,7 +41,8 @@ main() {
     systemctl daemon-reload
   fi
   ik_apt_install prometheus-node-exporter curl
-  if ! systemd-analyze verify "${UNIT}" >/dev/null 2>&1; then
+  # Lint the unit when it may have changed (a file or the package); warnings only.
+  if (( IK_CHANGED )) && ! systemd-analyze verify "${UNIT}" >/dev/null 2>&1; then
     systemd-analyze verify "${UNIT}" >&2 || true
     ik_warn "systemd-analyze verify complains about ${UNIT} (see above)"
   fi

@@ -35,12 +35,13 @@ import json
 import logging
 import time
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from infrakit.lab import config, daemon, network, nspawn
 from infrakit.lab.errors import LabError
 from infrakit.lab.locking import file_lock
+from infrakit.lab.machine import KEY_NAME, LabMachine
 from infrakit.lab.mirror import host_nameservers, static_host_entries
 from infrakit.lab.mounts import is_mounted, mount_overlay, remove_tree, unmount, unmount_all_under
 from infrakit.lab.packages import (
@@ -50,7 +51,6 @@ from infrakit.lab.packages import (
 )
 from infrakit.lab.proc import run
 from infrakit.lab.rootfs import base_dir, default_recipe, ensure_base, prune_bases
-from infrakit.lab.ssh_access import SshAccess
 
 __all__ = ["LabError", "LabHost", "down", "down_all", "ensure_host_packages", "lab_key"]
 
@@ -60,8 +60,6 @@ BOOT_TIMEOUT = 60.0  # nspawn start -> sshd answers
 STOP_TIMEOUT = 30.0  # SIGTERM -> guest powered off, before SIGKILL
 LINK_TIMEOUT = 15.0  # nspawn start -> ve-NAME exists
 LOCK_TIMEOUT = 1800.0  # waiting for another lab command (a cold rootfs build included)
-KEY_NAME = "lab_ed25519"
-SSH_USER = "root"
 _NSPAWN_RUN = Path("/run/systemd/nspawn")
 
 
@@ -102,21 +100,14 @@ class _Record:
     start_time: int | None = None
 
 
-class LabHost(SshAccess):
+class LabHost(LabMachine):
     """One lab host. Create with ``LabHost.up``; find with ``LabHost.get``."""
 
-    ssh_user: str = SSH_USER
     ssh_port: int = 22
-
-    def __init__(self, record: _Record, state: Path) -> None:
-        self._rec = record
-        self._state = state
+    record_file = "host.json"
+    _rec: _Record
 
     # -- what tests use ------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._rec.name
-
     @property
     def address(self) -> str:
         """The guest's address (10.199.<idx>.2), reachable from the host."""
@@ -126,15 +117,6 @@ class LabHost(SshAccess):
     def host_side_address(self) -> str:
         """The host's address on the veth (10.199.<idx>.1), the guest's gateway."""
         return self._rec.host_side_address
-
-    @property
-    def ssh_key_path(self) -> Path:
-        return self._state / KEY_NAME
-
-    @property
-    def pid(self) -> int | None:
-        """PID of systemd-nspawn when running."""
-        return self._rec.pid if self.is_running else None
 
     @property
     def guest_init_pid(self) -> int | None:
@@ -159,11 +141,6 @@ class LabHost(SshAccess):
     @property
     def veth(self) -> str:
         return network.veth_name(self.name)
-
-    @property
-    def is_running(self) -> bool:
-        proc = self._proc()
-        return proc is not None and daemon.is_alive(proc)
 
     def wait_stopped(self, timeout: float = 60.0) -> bool:
         """Wait for nspawn to exit (the guest powered off or rebooted)."""
@@ -236,16 +213,6 @@ class LabHost(SshAccess):
             _release_network_if_idle(self._state)
 
     # -- internals -------------------------------------------------------------------
-    def _proc(self) -> nspawn.Proc | None:
-        if self._rec.pid is None or self._rec.start_time is None:
-            return None
-        return nspawn.Proc(self._rec.pid, self._rec.start_time)
-
-    def _save(self) -> None:
-        tmp = self.dir / "host.json.tmp"
-        tmp.write_text(json.dumps(asdict(self._rec), indent=2) + "\n")
-        tmp.replace(self.dir / "host.json")
-
     @classmethod
     def _load(cls, name: str, state: Path) -> LabHost | None:
         path = state / "hosts" / name / "host.json"

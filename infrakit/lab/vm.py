@@ -39,14 +39,14 @@ from pathlib import Path
 
 from infrakit.lab import config, daemon
 from infrakit.lab.errors import LabError
-from infrakit.lab.host import KEY_NAME, SSH_USER, lab_key
+from infrakit.lab.host import lab_key
 from infrakit.lab.locking import file_lock
+from infrakit.lab.machine import LabMachine
 from infrakit.lab.mirror import static_host_entries
 from infrakit.lab.mounts import remove_tree, unmount_all_under
 from infrakit.lab.packages import require_host_packages, require_root
 from infrakit.lab.proc import run
 from infrakit.lab.rootfs import Recipe, default_recipe, ensure_cached, extract
-from infrakit.lab.ssh_access import SshAccess
 
 log = logging.getLogger("infrakit.lab")
 
@@ -199,29 +199,18 @@ class _VMRecord:
     start_time: int | None = None
 
 
-class LabVM(SshAccess):
+class LabVM(LabMachine):
     """One qemu VM of the lab. Create with ``LabVM.up``; find with ``LabVM.get``."""
 
     address: str = "127.0.0.1"
-    ssh_user: str = SSH_USER
     connect_timeout = 20  # TCG is slow to answer
     command_timeout = 300.0
-
-    def __init__(self, record: _VMRecord, state: Path) -> None:
-        self._rec = record
-        self._state = state
-
-    @property
-    def name(self) -> str:
-        return self._rec.name
+    record_file = "vm.json"
+    _rec: _VMRecord
 
     @property
     def ssh_port(self) -> int:
         return self._rec.ssh_port
-
-    @property
-    def ssh_key_path(self) -> Path:
-        return self._state / KEY_NAME
 
     @property
     def dir(self) -> Path:
@@ -230,15 +219,6 @@ class LabVM(SshAccess):
     @property
     def console_log(self) -> Path:
         return self._state / "logs" / f"vm-{self.name}.console.log"
-
-    @property
-    def pid(self) -> int | None:
-        return self._rec.pid if self.is_running else None
-
-    @property
-    def is_running(self) -> bool:
-        proc = self._proc()
-        return proc is not None and daemon.is_alive(proc)
 
     # -- life cycle ----------------------------------------------------------------
     @classmethod
@@ -317,16 +297,6 @@ class LabVM(SshAccess):
     @property
     def disk(self) -> Path:
         return self.dir / "disk.qcow2"
-
-    def _proc(self) -> daemon.Proc | None:
-        if self._rec.pid is None or self._rec.start_time is None:
-            return None
-        return daemon.Proc(self._rec.pid, self._rec.start_time)
-
-    def _save(self) -> None:
-        tmp = self.dir / "vm.json.tmp"
-        tmp.write_text(json.dumps(asdict(self._rec), indent=2) + "\n")
-        tmp.replace(self.dir / "vm.json")
 
     @classmethod
     def _load(cls, name: str, state: Path) -> LabVM | None:

@@ -1,21 +1,49 @@
-"""SSH into a lab machine (nspawn host or qemu VM) as root with the lab key, via OpenSSH."""
+"""What an nspawn lab host and a qemu lab VM share: their record, process and SSH access."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any, Protocol
 
+from infrakit.lab import daemon
 from infrakit.lab.network import sshd_answers
 from infrakit.lab.proc import run
 
+KEY_NAME = "lab_ed25519"
+SSH_USER = "root"
 
-class SshAccess:
-    """Mixin: needs `address`, `ssh_port`, `ssh_user`, `ssh_key_path` on the class."""
 
-    ssh_user: str
+class MachineRecord(Protocol):
+    """The JSON-persisted facts of a machine (a dataclass in host.py / vm.py)."""
+
+    name: str
+    pid: int | None
+    start_time: int | None
+
+
+class LabMachine:
+    """Base of LabHost and LabVM: `dir`, `address` and `ssh_port` come from the subclass."""
+
+    ssh_user: str = SSH_USER
     connect_timeout: int = 10
     command_timeout: float = 120.0
+    record_file: str = "machine.json"
+
+    def __init__(self, record: Any, state: Path) -> None:
+        self._rec = record
+        self._state = state
+
+    @property
+    def name(self) -> str:
+        return str(self._rec.name)
+
+    @property
+    def dir(self) -> Path:
+        raise NotImplementedError
 
     @property
     def address(self) -> str:
@@ -27,7 +55,27 @@ class SshAccess:
 
     @property
     def ssh_key_path(self) -> Path:
-        raise NotImplementedError
+        return self._state / KEY_NAME
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the machine's process (systemd-nspawn or qemu) when running."""
+        return self._rec.pid if self.is_running else None
+
+    @property
+    def is_running(self) -> bool:
+        proc = self._proc()
+        return proc is not None and daemon.is_alive(proc)
+
+    def _proc(self) -> daemon.Proc | None:
+        if self._rec.pid is None or self._rec.start_time is None:
+            return None
+        return daemon.Proc(self._rec.pid, self._rec.start_time)
+
+    def _save(self) -> None:
+        tmp = self.dir / f"{self.record_file}.tmp"
+        tmp.write_text(json.dumps(asdict(self._rec), indent=2) + "\n")
+        tmp.replace(self.dir / self.record_file)
 
     def ssh_reachable(self, timeout: float = 1.0) -> bool:
         """True when the guest's sshd sends its banner."""

@@ -29,7 +29,7 @@ wait_for_jail() {
   deadline=$((SECONDS + wait))
   until sshd_jail_up; do
     (( SECONDS < deadline )) || return 1
-    sleep 1
+    sleep 0.25
   done
 }
 

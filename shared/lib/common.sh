@@ -684,7 +684,7 @@ ik_wait_active() {
     [[ "${state}" == "active" ]] && return 0
     [[ "${state}" == "activating" || "${state}" == "reloading" ]] || return 1
     (( SECONDS < deadline )) || return 1
-    sleep 1
+    sleep 0.2
   done
 }
 

@@ -62,7 +62,7 @@ main() {
       journalctl --no-pager -n 20 -u "${UNIT}" >&2 || true
       ik_die "node exporter does not answer on http://${LISTEN}/metrics"
     fi
-    sleep 1
+    sleep 0.2
   done
   ik_done
 }

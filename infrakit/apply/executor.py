@@ -14,11 +14,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from infrakit.apply.ssh import Connection, SshError, Target
-from infrakit.plan.bundle import bundle_entries, install_command, sha256, step_command, tarball
+from infrakit.plan.bundle import (
+    APPLIED_PREFIX,
+    bundle_entries,
+    install_command,
+    list_applied_script,
+    sha256,
+    step_command,
+    tarball,
+)
 from infrakit.plan.model import HostPlan, PlannedStep
 
 DONE_RE = re.compile(r"^infrakit: step=(?P<step>[a-z0-9_]+) changed=(?P<changed>[01])$")
-STATE_DIR = "/var/lib/infrakit/state"
+APPLIED_RE = re.compile(rf"^{APPLIED_PREFIX}(?P<step>[a-z0-9_]+) (?P<hash>[0-9a-f]*)$")
 
 
 @dataclass
@@ -66,26 +74,39 @@ def _default_printer(line: str) -> None:
 
 def remote_hashes(conn: Connection, sudo: bool) -> dict[str, str]:
     """The step hashes the host last applied successfully (written by run_step.sh)."""
-    script = f'for f in {STATE_DIR}/*.hash; do [ -e "$f" ] && echo "$(basename "$f" .hash) $(cat "$f")"; done; true'
-    lines: list[str] = []
+    script = list_applied_script()
+    applied: dict[str, str] = {}
 
     def keep(stream: str, line: str) -> None:
-        if stream == "stdout" and " " in line:
-            lines.append(line)
+        match = APPLIED_RE.match(line) if stream == "stdout" else None
+        if match:
+            applied[match["step"]] = match["hash"]
 
     conn.run(f"sudo -n sh -c {shlex.quote(script)}" if sudo else script, on_line=keep)
-    return dict(line.split(" ", 1) for line in lines)
+    return applied
 
 
-def upload_bundle(conn: Connection, plan: HostPlan, sudo: bool, say: Printer) -> str:
+def upload_bundle(conn: Connection, plan: HostPlan, sudo: bool, say: Printer,
+                  list_applied: bool = False) -> tuple[str, dict[str, str]]:
+    """Upload and install the bundle; with list_applied, in the same session, also read the
+    step hashes the host last applied (what remote_hashes returns)."""
     data = tarball(bundle_entries(plan))
     digest = sha256(data)
     remote_tar = f"/tmp/infrakit-bundle-{digest[:16]}.tgz"
     conn.upload(data, remote_tar)
-    result = conn.run(install_command(remote_tar, digest, sudo), on_line=lambda s, line: say(f"  [bundle] {line}"))
+    applied: dict[str, str] = {}
+
+    def on_line(stream: str, line: str) -> None:
+        match = APPLIED_RE.match(line) if stream == "stdout" else None
+        if match:
+            applied[match["step"]] = match["hash"]
+        else:
+            say(f"  [bundle] {line}")
+
+    result = conn.run(install_command(remote_tar, digest, sudo, list_applied=list_applied), on_line=on_line)
     if result.exit_code != 0:
         raise ApplyError(f"bundle install failed with exit code {result.exit_code}")
-    return digest
+    return digest, applied
 
 
 def run_step(conn: Connection, planned: PlannedStep, sudo: bool, secrets: Mapping[str, str], say: Printer,
@@ -131,10 +152,9 @@ def apply_plan(plan: HostPlan, target: Target, secrets: Mapping[str, str], *, ch
     with Connection(target) as conn:
         say(f"connected to {target.user}@{target.host}:{target.port}")
         t0 = time.monotonic()
-        digest = upload_bundle(conn, plan, sudo, say)
+        digest, applied = upload_bundle(conn, plan, sudo, say, list_applied=changed_only)
         report = ApplyReport(plan.stack, f"{target.user}@{target.host}", digest[:16],
                              upload_seconds=time.monotonic() - t0)
-        applied = remote_hashes(conn, sudo) if changed_only else {}
         for planned in plan.steps:
             name = planned.step.name
             if (only and name not in only) or applied.get(name) == planned.hash:

@@ -23,6 +23,8 @@ from infrakit.plan.model import HostPlan, PlannedStep
 from infrakit.plan.sources import PROJECT_ROOT, bundle_sources
 
 REMOTE_BUNDLE = "/var/lib/infrakit/bundle"
+STATE_DIR = "/var/lib/infrakit/state"  # run_step.sh writes <step>.hash here after a step succeeded
+APPLIED_PREFIX = "infrakit: applied "
 RUNNER = f"{REMOTE_BUNDLE}/shared/lib/run_step.sh"
 
 Entries = dict[str, tuple[bytes, int]]
@@ -98,8 +100,16 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def install_command(remote_tar: str, digest: str, sudo: bool) -> str:
-    """Verify the uploaded tarball against its digest and swap it in atomically (as root)."""
+def list_applied_script() -> str:
+    """sh: print `infrakit: applied <step> <hash>` per recorded step hash, with builtins only."""
+    return (f'for f in {STATE_DIR}/*.hash; do [ -f "$f" ] || continue; n="${{f##*/}}"; h=""; '
+            f'read -r h < "$f" || true; echo "{APPLIED_PREFIX}${{n%.hash}} $h"; done; true')
+
+
+def install_command(remote_tar: str, digest: str, sudo: bool, *, list_applied: bool = False) -> str:
+    """Verify the uploaded tarball against its digest and swap it in atomically (as root).
+    With list_applied, also print `infrakit: applied <step> <hash>` for every step hash the
+    host recorded (saves `apply --changed-only` a session; builtins only, no process per file)."""
     script = (
         "set -eu; umask 077; install -d -m 0700 /var/lib/infrakit; "
         "t=$(mktemp -d /var/lib/infrakit/.bundle.XXXXXX); "
@@ -111,6 +121,8 @@ def install_command(remote_tar: str, digest: str, sudo: bool) -> str:
         f"mv \"$t/new\" {REMOTE_BUNDLE}; rm -rf \"$t\"; "
         f"echo 'infrakit: bundle {digest[:12]} installed'"
     )
+    if list_applied:
+        script += f"; {list_applied_script()}"
     return f"sudo -n sh -c {shlex.quote(script)}" if sudo else f"sh -c {shlex.quote(script)}"
 
 

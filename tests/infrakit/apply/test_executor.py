@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from infrakit.apply.cli import parse_host
-from infrakit.apply.executor import DONE_RE, ApplyError, apply_plan
+from infrakit.apply.executor import APPLIED_RE, DONE_RE, ApplyError, apply_plan
 from infrakit.apply.ssh import Target
 from infrakit.config import RawConfig, load, load_stack
 from infrakit.plan import build_plan
+from infrakit.plan.bundle import APPLIED_PREFIX, STATE_DIR, install_command, list_applied_script
 from tests.conftest import StackFactory
 
 NOWHERE = Target("192.0.2.1", "ops")  # TEST-NET-1: never contacted, refusals come first
@@ -44,3 +48,18 @@ def test_done_line_is_strict() -> None:
     assert DONE_RE.match("infrakit: step=harden_ssh changed=1")
     assert not DONE_RE.match("infrakit: step=harden_ssh changed=yes")
     assert not DONE_RE.match("  infrakit: step=harden_ssh changed=0")
+
+
+def test_applied_hashes_listed_with_the_bundle_install(tmp_path: Path) -> None:
+    """`--changed-only` reads the recorded step hashes in the bundle-install session: the
+    listing parses back to exactly the files run_step.sh wrote (none: nothing)."""
+    script = list_applied_script().replace(STATE_DIR, str(tmp_path))
+    run = lambda: subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout  # noqa: E731
+    assert run() == ""
+    (tmp_path / "harden_ssh.hash").write_text("ab" * 16 + "\n")
+    (tmp_path / "sysctl.hash").write_text("cd" * 16)  # no trailing newline
+    (tmp_path / "last-apply").write_text("2026-01-01T00:00:00Z step=sysctl\n")
+    parsed = dict(m.group("step", "hash") for line in run().splitlines() if (m := APPLIED_RE.match(line)))
+    assert parsed == {"harden_ssh": "ab" * 16, "sysctl": "cd" * 16}
+    assert APPLIED_PREFIX in install_command("/tmp/b.tgz", "ab" * 32, sudo=True, list_applied=True)
+    assert APPLIED_PREFIX not in install_command("/tmp/b.tgz", "ab" * 32, sudo=True), "Pulumi's command unchanged"

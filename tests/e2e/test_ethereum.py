@@ -19,6 +19,7 @@ import functools
 import http.server
 import io
 import json
+import os
 import shlex
 import socket
 import subprocess
@@ -44,7 +45,7 @@ from tests.e2e.conftest import ADMIN_KEY, require_root
 
 pytestmark = pytest.mark.lab
 
-HOST_NAME = "eth1"
+HOST_NAME = os.environ.get("INFRAKIT_E2E_ETH_HOST", "eth1")  # another name: concurrent runs on one machine
 STANDIN = Path(__file__).resolve().parents[1] / "adapters" / "ethereum" / "standin.py"
 FEE_RECIPIENT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 PUBKEY = "a" * 96

@@ -23,11 +23,18 @@ def source_path(relative: str) -> Path:
 
 
 @cache
-def _file_digest(relative: str) -> str:
+def source_bytes(relative: str) -> bytes:
+    """A shipped file's bytes, read once per process: the step hashes (source_digest) and the
+    bundle (bundle_entries) see the same snapshot, and a fleet reads each file once."""
     path = source_path(relative)
     if not path.is_file():
         raise FileNotFoundError(f"script {relative!r} does not exist in the project")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return path.read_bytes()
+
+
+@cache
+def _file_digest(relative: str) -> str:
+    return hashlib.sha256(source_bytes(relative)).hexdigest()
 
 
 def source_digest(script: str) -> str:
@@ -38,10 +45,15 @@ def source_digest(script: str) -> str:
 
 def bundle_sources() -> list[str]:
     """Every file shipped to a host: the shell scripts (and shared Python helpers), sorted."""
+    return list(_bundle_sources())
+
+
+@cache
+def _bundle_sources() -> tuple[str, ...]:
     files: list[str] = []
     for top in BUNDLE_DIRS:
         for path in sorted((PROJECT_ROOT / top).rglob("*")):
             shipped = path.suffix == ".sh" or (top == "shared" and path.suffix == ".py")
             if path.is_file() and shipped and "__pycache__" not in path.parts:
                 files.append(path.relative_to(PROJECT_ROOT).as_posix())
-    return files
+    return tuple(files)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import shlex
 import tarfile
@@ -55,3 +56,34 @@ def test_commands_carry_only_names_and_hashes() -> None:
     assert "PERMIT_ROOT_LOGIN" not in command and "SSH_PORT" not in command, "params travel in the bundle"
     install = install_command("/tmp/b.tgz", "ab" * 32, sudo=True)
     assert "sha256sum -c" in install and "ab" * 32 in install
+
+
+def test_tarball_is_what_tarfile_and_gzip_would_write() -> None:
+    """tarball() builds members and the gzip stream itself (sources first, their part computed
+    once per process); the bytes must be exactly TarFile(PAX) + GzipFile(mtime=0) of the same
+    members, so any tar/gzip reads it, and a second plan reuses nothing it should not."""
+    for stack in ("lab", "eth-hoodi-validator"):
+        entries = bundle_entries(build_plan(load_stack(stack)))
+        order = sorted(entries, key=lambda name: (not name.startswith(("shared/", "adapters/")), name))
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            dirs: set[str] = set()
+            for name in order:
+                data, mode = entries[name]
+                parts = name.split("/")[:-1]
+                for i in range(1, len(parts) + 1):
+                    if (directory := "/".join(parts[:i])) not in dirs:
+                        dirs.add(directory)
+                        tar.addfile(_reference_info(directory, 0, 0o755, tarfile.DIRTYPE))
+                tar.addfile(_reference_info(name, len(data), mode, tarfile.REGTYPE), io.BytesIO(data))
+        expected = io.BytesIO()
+        with gzip.GzipFile(fileobj=expected, mode="wb", mtime=0, compresslevel=6) as gz:
+            gz.write(raw.getvalue())
+        assert tarball(entries) == expected.getvalue(), stack
+
+
+def _reference_info(name: str, size: int, mode: int, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.type = size, mode, kind
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+    return info

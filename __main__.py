@@ -2,11 +2,13 @@
 
 import pulumi
 
+from components import tune_gc
 from components.node import ChainNode
 from infrakit.config import ConfigError, load
 from infrakit.config.loader import from_pulumi_engine
 from infrakit.plan import build_plan
 
+tune_gc()
 try:
     stack = load(from_pulumi_engine())
 except ConfigError as exc:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
-from Crypto.Hash import keccak
-
 ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 ZERO = "0x" + "0" * 40
 
 
 def keccak256(data: bytes) -> bytes:
+    # imported here: pycryptodome loads cffi/pycparser (~30 ms), which only addresses need,
+    # not every `infrakit render/plan` of a stack without one
+    from Crypto.Hash import keccak  # noqa: PLC0415
+
     return keccak.new(digest_bits=256, data=data).digest()
 
 

@@ -87,6 +87,7 @@ def lab_part(part: str, host: str, cold_runs: int, reapply_runs: int) -> dict[st
             "ssh_connections", "bytes_uploaded")
     return {
         "plan": plan_name,
+        "step_order": list(cold[0]["steps"]) if cold else [],
         "cold": {
             "runs": cold,
             **{k: summary(r[k] for r in cold) for k in keys},
@@ -162,7 +163,7 @@ def main(argv: list[str]) -> int:
     finally:
         signal.alarm(0)
     results["last_run"] = {**run_info, "seconds": time.monotonic() - start}
-    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    out.write_text(json.dumps(results, indent=2) + "\n")  # insertion order: steps stay in plan order
     say(f"wrote {out}")
     if args.readme:
         report.update_readme(Path(args.readme), results, HERE / "baseline.json")

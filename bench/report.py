@@ -53,20 +53,23 @@ def lab_tables(part: str, r: dict[str, Any], base: dict[str, Any]) -> list[str]:
         return f"| {label} | " + " | ".join(cells) + " |"
 
     lines += [
-        row("**total seconds** (median (min-max))", "total_seconds"),
+        row("**total seconds**", "total_seconds"),
         row("SSH connections", "ssh_connections", 0),
         row("SSH sessions (channels)", "ssh_sessions", 0),
         row("bytes uploaded", "bytes_uploaded", 0),
         f"| runs | {cold['total_seconds']['n']} fresh hosts | {noop['total_seconds']['n']} "
         f"(every step changed=0: {'yes' if noop['all_unchanged'] else 'NO'}) |" + (" | |" if has_base else ""),
         "",
-        "Cold = bootstrap apply as root (base_packages, create_user) + first full apply as the admin user; "
-        f"lab host boot not included (median {_med(cold.get('boot_seconds'), 1)} s).",
+        "Median (min-max). Cold = the bootstrap apply as root (base_packages, create_user) + the first "
+        "full apply as the admin user, on a fresh lab host (its boot, median "
+        f"{_med(cold.get('boot_seconds'), 1)} s, not included); no-op = the full plan applied again "
+        "(not `--changed-only`: every step runs and must report changed=0). Per step below, cold "
+        "adds both applies' time for base_packages and create_user.",
         "",
         "| step | cold s | no-op s |" + (" cold before | no-op before |" if has_base else ""),
         "|---|---:|---:|" + ("---:|---:|" if has_base else ""),
     ]
-    for name in cold["steps"]:
+    for name in r.get("step_order") or cold["steps"]:
         cells = [spread(cold["steps"].get(name)), spread(noop["steps"].get(name))]
         if has_base:
             cells += [_med(_get(b, "cold", "steps", name)), _med(_get(b, "noop", "steps", name))]
@@ -80,25 +83,29 @@ def program_table(r: dict[str, Any], base: dict[str, Any]) -> list[str]:
     has_base = bool(b)
     lines = ["### Program evaluation under Pulumi mocks (N ChainNodes from hardened-hcloud values, one process each)",
              "",
-             "| hosts | seconds | peak RSS MB | resources | s per host |" + (" seconds before | MB before |"
-                                                                           if has_base else ""),
-             "|---:|---:|---:|---:|---:|" + ("---:|---:|" if has_base else "")]
+             "| hosts | seconds | peak RSS MB | resources | ms per added host | MB per added host |"
+             + (" seconds before | MB before |" if has_base else ""),
+             "|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if has_base else "")]
+    previous: tuple[int, float, float] | None = None
     for n, s in r["sizes"].items():
-        cells = [n, spread(s["seconds"]), spread(s["peak_rss_mb"], 0), str(s["resources"]),
-                 f"{s['seconds']['median'] / int(n):.3f}"]
+        secs, mb = s["seconds"]["median"], s["peak_rss_mb"]["median"]
+        marginal = ("-", "-") if previous is None else (
+            f"{(secs - previous[1]) / (int(n) - previous[0]) * 1000:.0f}",
+            f"{(mb - previous[2]) / (int(n) - previous[0]):.2f}")
+        previous = (int(n), secs, mb)
+        cells = [n, spread(s["seconds"]), spread(s["peak_rss_mb"], 0), str(s["resources"]), *marginal]
         if has_base:
             cells += [_med(_get(b, "sizes", n, "seconds")), _med(_get(b, "sizes", n, "peak_rss_mb"), 0)]
         lines.append("| " + " | ".join(cells) + " |")
     fit = r.get("fit") or {}
     if fit:
         t, m, res = fit["seconds"], fit["peak_rss_mb"], fit["resources"]
-        lines += ["", f"Linear fit over the medians: **{t['slope'] * 1000:.1f} ms per host** "
-                      f"(+ {t['intercept']:.2f} s fixed), largest deviation from the line "
-                      f"{t['max_rel_residual']:.0%}; memory **{m['slope']:.2f} MB per host** "
-                      f"(+ {m['intercept']:.0f} MB), deviation {m['max_rel_residual']:.0%}; "
-                      f"{res['slope']:.0f} resources per host."]
-    lines += ["", "Seconds: the whole evaluation in the child process, imports included, interpreter start "
-                  "excluded; peak RSS: `ru_maxrss` of that process.", ""]
+        lines += ["", f"Least-squares line through the medians: **{t['slope'] * 1000:.0f} ms per host** "
+                      f"(+ {t['intercept']:.2f} s), **{m['slope']:.2f} MB per host** (+ {m['intercept']:.0f} MB), "
+                      f"{res['slope']:.0f} resources per host. Growth is linear when the per-added-host "
+                      "columns stay flat."]
+    lines += ["", "Seconds: the whole evaluation in a fresh child process (`python -m bench.fleet N`), imports "
+                  "included, interpreter start excluded; peak RSS: `ru_maxrss` of that process.", ""]
     return lines
 
 

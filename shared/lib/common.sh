@@ -755,3 +755,24 @@ ik_ensure_unit() {
   fi
   return 0
 }
+
+# ik_refresh_unit UNIT RESTART RELOAD: enable and start UNIT (ik_ensure_unit); if it
+# was already running before, restart it when RESTART is 1, else reload it when RELOAD
+# is 1 (a unit started just now already runs the new configuration). Marks changed
+# when it restarts or reloads.
+ik_refresh_unit() {
+  local unit="$1" restart="$2" reload="$3" was_active=0
+  if ik_unit_active "${unit}"; then
+    was_active=1
+  fi
+  ik_ensure_unit "${unit}" enable now
+  if (( was_active && restart )); then
+    systemctl restart "${unit}"
+    ik_log "restarted ${unit} (its unit or sandbox changed)"
+    ik_changed
+  elif (( was_active && reload )); then
+    systemctl reload "${unit}"
+    ik_log "reloaded ${unit}"
+    ik_changed
+  fi
+}

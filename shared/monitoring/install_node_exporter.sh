@@ -46,16 +46,7 @@ main() {
     systemd-analyze verify "${UNIT}" >&2 || true
     ik_warn "systemd-analyze verify complains about ${UNIT} (see above)"
   fi
-  local was_active=0
-  if ik_unit_active "${UNIT}"; then
-    was_active=1
-  fi
-  ik_ensure_unit "${UNIT}" enable now
-  if (( changed_files && was_active )); then
-    systemctl restart "${UNIT}"
-    ik_log "restarted ${UNIT} (its configuration changed)"
-    ik_changed
-  fi
+  ik_refresh_unit "${UNIT}" "${changed_files}" 0
   local deadline=$((SECONDS + ANSWER_WAIT))
   until answers; do
     if (( SECONDS >= deadline )); then

@@ -97,29 +97,10 @@ main() {
     ik_die "caddy validate or nft -c rejects the configuration; rolled back"
   fi
 
-  local was_active=0
-  if ik_unit_active "${UNIT}"; then
-    was_active=1
-  fi
-  ik_ensure_unit "${UNIT}" enable now
-  if (( was_active && dropin_changed )); then
-    systemctl restart "${UNIT}"
-    ik_log "restarted caddy (its sandbox changed)"
-  elif (( was_active && caddyfile_changed )); then
-    systemctl reload "${UNIT}"
-    ik_log "reloaded caddy"
-  fi
+  ik_refresh_unit "${UNIT}" "${dropin_changed}" "${caddyfile_changed}"
   ik_wait_active "${UNIT}" "${CADDY_WAIT}" || ik_die "caddy is not active"
 
-  local limit_active=0
-  if ik_unit_active "${CONNLIMIT_UNIT}"; then
-    limit_active=1
-  fi
-  ik_ensure_unit "${CONNLIMIT_UNIT}" enable now
-  if (( limit_active && (limit_changed || limit_unit_changed) )); then
-    systemctl reload "${CONNLIMIT_UNIT}"
-    ik_log "reloaded the connection limit table"
-  fi
+  ik_refresh_unit "${CONNLIMIT_UNIT}" 0 "$(( limit_changed || limit_unit_changed ))"
   nft list table inet infrakit_web >/dev/null || ik_die "the connection limit table is not loaded"
   ik_done
 }

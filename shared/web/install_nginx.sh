@@ -110,18 +110,7 @@ main() {
     ik_die "nginx -t rejects the configuration; rolled back"
   fi
 
-  local was_active=0
-  if ik_unit_active "${UNIT}"; then
-    was_active=1
-  fi
-  ik_ensure_unit "${UNIT}" enable now
-  if (( was_active && dropin_changed )); then
-    systemctl restart "${UNIT}"
-    ik_log "restarted nginx (its sandbox changed)"
-  elif (( was_active && changed )); then
-    systemctl reload "${UNIT}"
-    ik_log "reloaded nginx"
-  fi
+  ik_refresh_unit "${UNIT}" "${dropin_changed}" "${changed}"
   ik_wait_active "${UNIT}" "${NGINX_WAIT}" || ik_die "nginx is not active"
   ik_done
 }

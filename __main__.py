@@ -6,8 +6,10 @@ from components import tune_gc
 from components.node import ChainNode
 from infrakit.config import ConfigError, load
 from infrakit.config.loader import from_pulumi_engine
+from infrakit.engine import require_engine
 from infrakit.plan import build_plan
 
+require_engine()
 tune_gc()
 try:
     stack = load(from_pulumi_engine())

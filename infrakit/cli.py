@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,8 +14,12 @@ from infrakit.config.secrets import SECRET_KEYS
 from infrakit.lab.cli import add_parser as add_lab
 from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
+from infrakit.project import ProjectError, current, use_project
+from infrakit.render_dir import RenderDirError, mark_render, prepare_out_dir
 
 Handler = Callable[[argparse.Namespace], int]
+# Commands that work on the lab or on InfraKit's own files, not on a project's stacks.
+NO_PROJECT_COMMANDS = {"lab", "lock"}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -46,11 +49,12 @@ def warn_blockers(plan: HostPlan) -> None:
 def cmd_render(args: argparse.Namespace) -> int:
     plan = build_plan(load_stack(args.stack))
     warn_blockers(plan)
-    out = Path(args.out or f"out/{args.stack}")
-    if out.exists():
-        shutil.rmtree(out)
+    project = current()
+    out = Path(args.out) if args.out else project.out_dir / args.stack
+    prepare_out_dir(out, force=args.force, project_root=project.root)
     entries = bundle_entries(plan)
     write_tree(entries, out)
+    mark_render(out, plan.stack, plan.plan_hash)
     print(f"rendered {args.stack}: {len(plan.steps)} steps, {len(entries)} files -> {out}/")
     print(f"plan {plan.plan_hash[:16]}  bundle {sha256(tarball(entries))[:16]}  (review {out}/plan.json)")
     return 0
@@ -78,6 +82,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infrakit", description=__doc__)
+    parser.add_argument("--project", metavar="DIR",
+                        help="the project (a folder with Pulumi.yaml and its stacks); default: the nearest "
+                             "Pulumi.yaml from the current directory upward, or $INFRAKIT_PROJECT")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check stack files; every problem names stack and key")
@@ -86,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="write the exact scripts, params, files and plan.json a host runs")
     p.add_argument("stack", metavar="STACK")
-    p.add_argument("--out", help="output directory (default out/STACK; replaced)")
+    p.add_argument("--out", help="output directory (default PROJECT/out/STACK); an existing one is replaced only "
+                                 "if it is a previous render")
+    p.add_argument("--force", action="store_true", help="replace --out even if it is not a previous render")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("plan", help="a readable table of steps, hashes and ports")
@@ -107,9 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.func
     try:
+        if args.command not in NO_PROJECT_COMMANDS:
+            use_project(Path(args.project) if args.project else None)
         return handler(args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except (ProjectError, RenderDirError) as exc:
+        print(f"infrakit: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("infrakit: interrupted", file=sys.stderr)

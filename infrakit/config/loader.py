@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from infrakit.config.errors import NAMESPACE, ConfigError, problems_from_validation
 from infrakit.config.models import ExistingTarget, StackConfig
 from infrakit.config.secrets import SECRET_KEYS, SecretRef
+from infrakit.project import current
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STACKS_DIR = PROJECT_ROOT / "stacks"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the InfraKit checkout (its lab key)
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,22 @@ class Stack:
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
 
 
-def stack_file(stack: str, stacks_dir: Path = STACKS_DIR) -> Path:
-    return stacks_dir / f"Pulumi.{stack}.yaml"
+def _stacks_dir(stacks_dir: Path | None) -> Path:
+    """Default: the stack folder of the current project (infrakit.project: --project or cwd)."""
+    return stacks_dir if stacks_dir is not None else current().stacks_dir
 
 
-def list_stacks(stacks_dir: Path = STACKS_DIR) -> list[str]:
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks_dir.glob("Pulumi.*.yaml"))
+def stack_file(stack: str, stacks_dir: Path | None = None) -> Path:
+    return _stacks_dir(stacks_dir) / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_file(stack: str, stacks_dir: Path = STACKS_DIR) -> RawConfig:
+def list_stacks(stacks_dir: Path | None = None) -> list[str]:
+    found = _stacks_dir(stacks_dir).glob("Pulumi.*.yaml")
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in found)
+
+
+def read_stack_file(stack: str, stacks_dir: Path | None = None) -> RawConfig:
+    stacks_dir = _stacks_dir(stacks_dir)
     path = stack_file(stack, stacks_dir)
     if not path.is_file():
         known = ", ".join(list_stacks(stacks_dir)) or "none"
@@ -158,5 +165,5 @@ def _in_lab_network(address: str) -> bool:
     return ip in LAB_NETWORK or ip.is_loopback  # loopback: the VM lane's forwarded SSH port
 
 
-def load_stack(stack: str, stacks_dir: Path = STACKS_DIR) -> Stack:
+def load_stack(stack: str, stacks_dir: Path | None = None) -> Stack:
     return load(read_stack_file(stack, stacks_dir))

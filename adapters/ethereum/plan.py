@@ -27,6 +27,7 @@ from adapters.ethereum.clients import (
 from adapters.ethereum.networks import BY_NAME
 from adapters.ethereum.settings import EthereumSettings
 from adapters.ethereum.units import render_unit
+from infrakit.artifacts import pinned
 from infrakit.config.loader import Stack
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
 from infrakit.plan.monitoring import eth_head_check, eth_peers_check, eth_sync_check
@@ -73,26 +74,6 @@ def components(stack: Stack, settings: EthereumSettings, ctx: Ctx) -> list[Compo
     return parts
 
 
-def artifact_step(item: arts.Resolved) -> Step:
-    locked = "" if item.locked else " - NOT LOCKED: this step refuses to run"
-    return Step(
-        name="artifact_" + item.spec.name.replace("-", "_"),
-        script="shared/services/install_artifact.sh",
-        description=f"{item.spec.name} {item.version}: verify sha256, unpack side by side, switch current{locked}",
-        params={
-            "ARTIFACT_NAME": item.spec.name,
-            "ARTIFACT_VERSION": item.version,
-            "ARTIFACT_URL": item.url,
-            "ARTIFACT_SHA256": item.sha256,
-            "ARTIFACT_KIND": item.spec.kind,
-            "ARTIFACT_STRIP": str(item.spec.strip),
-            "ARTIFACT_BINARIES": " ".join(item.spec.binaries),
-            "INSTALL_ROOT": INSTALL_ROOT,
-            "KEEP_VERSIONS": "3",
-        },
-    )
-
-
 def tools_env(stack: Stack, settings: EthereumSettings) -> str:
     """Settings for ik-eth-validator. No versions here: a client bump must not re-run eth_prepare."""
     client = settings.consensus.client
@@ -137,7 +118,7 @@ def prepare_step(stack: Stack, settings: EthereumSettings, parts: list[Component
     )
 
 
-def unit_step(component: Component, ctx: Ctx, resolved: dict[str, arts.Resolved], start: bool) -> Step:
+def unit_step(component: Component, ctx: Ctx, resolved: dict[str, pinned.Resolved], start: bool) -> Step:
     used = [resolved[name] for name in component.artifacts]
     content = render_unit(component, ctx, ", ".join(r.label() for r in used), builder_wants=ctx.builder)
     return Step(
@@ -153,7 +134,7 @@ def unit_step(component: Component, ctx: Ctx, resolved: dict[str, arts.Resolved]
             "RESTART_ON_CHANGE": "1",
         },
         files=(RenderedFile(name=component.unit, dest=f"/etc/systemd/system/{component.unit}", content=content),),
-        requires=tuple("artifact_" + name.replace("-", "_") for name in component.artifacts),
+        requires=tuple(pinned.step_name(name) for name in component.artifacts),
     )
 
 
@@ -202,7 +183,7 @@ def build(stack: Stack) -> AdapterParts:
     blockers = arts.warn_unlocked(stack.name, arts.lock_path(settings), list(resolved.values()))
     validator_enabled = bool(settings.validator and settings.validator.enabled)
 
-    steps = [prepare_step(stack, settings, parts), *(artifact_step(r) for r in resolved.values())]
+    steps = [prepare_step(stack, settings, parts), *(pinned.artifact_step(r, INSTALL_ROOT) for r in resolved.values())]
     unit_steps = [unit_step(c, ctx, resolved, start=c.role != "validator") for c in parts]
     steps += unit_steps
     if stack.config.role == "validator":

@@ -2,7 +2,8 @@
 # Prepare a fresh machine of this project's kind to run InfraKit and its tests.
 #
 # Creates .venv (Python 3.11+) with the pinned dependencies (requirements-dev.txt),
-# installs the `infrakit` command into it, and the Debian packages the lab needs
+# installs the `infrakit` command into it, builds actionlint (scripts/install-actionlint.sh),
+# and the Debian packages the lab needs
 # (scripts/lab-host-packages.sh; needs root). Idempotent and quick when nothing changed.
 #
 # Environment:
@@ -25,6 +26,7 @@ main() {
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
     printf '%s\n' "${want}" > "${stamp}"
   fi
+  bash scripts/install-actionlint.sh
   if [[ "${INFRAKIT_NO_LAB:-0}" != 1 ]]; then
     bash scripts/lab-host-packages.sh
   fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run every check InfraKit has: lint (ruff, shellcheck via the tests), unit tests, Pulumi
-# mocks tests, and the end-to-end tests on real lab hosts (need root).
+# Run every check InfraKit has: the hygiene checks of .pre-commit-config.yaml (ruff lint and
+# format, mypy, shellcheck, shfmt, yamllint, actionlint) on every tracked file, unit tests,
+# Pulumi mocks tests, and the end-to-end tests on real lab hosts (need root).
 #
 # Arguments are passed to pytest (e.g. `scripts/test.sh -m "not lab"` for a quick run).
 # Exits non-zero if anything fails or if no test ran.
@@ -9,8 +10,7 @@ set -Eeuo pipefail
 main() {
   cd "$(dirname "${BASH_SOURCE[0]}")/.."
   bash scripts/setup.sh
-  .venv/bin/ruff check .
-  .venv/bin/mypy
+  .venv/bin/pre-commit run --all-files --show-diff-on-failure
   .venv/bin/python -m pytest "$@"
 }
 

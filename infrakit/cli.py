@@ -1,4 +1,7 @@
-"""`infrakit` command line: validate, render, plan (offline), apply (plain SSH), lab."""
+"""`infrakit` command line: validate, render, plan (offline), apply (plain SSH), lock.
+
+The lab's test hosts have their own command, `infrakit-lab` (package infrakit_lab).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +14,14 @@ from infrakit.apply.cli import add_parser as add_apply
 from infrakit.artifacts.cli import add_parser as add_lock
 from infrakit.config import ConfigError, list_stacks, load_stack
 from infrakit.config.secrets import SECRET_KEYS
-from infrakit.lab.cli import add_parser as add_lab
 from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
 from infrakit.project import ProjectError, current, use_project
 from infrakit.render_dir import RenderDirError, mark_render, prepare_out_dir
 
 Handler = Callable[[argparse.Namespace], int]
-# Commands that work on the lab or on InfraKit's own files, not on a project's stacks.
-NO_PROJECT_COMMANDS = {"lab", "lock"}
+# Commands that work on InfraKit's own files, not on a project's stacks.
+NO_PROJECT_COMMANDS = {"lock"}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -108,7 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_apply(sub)
-    add_lab(sub)
     add_lock(sub)
 
 

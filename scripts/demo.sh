@@ -14,20 +14,20 @@ readonly STACK=lab
 
 main() {
   cd "$(dirname "${BASH_SOURCE[0]}")/.."
-  local ik=.venv/bin/infrakit state admin_key root_key known
+  local ik=.venv/bin/infrakit lab=.venv/bin/infrakit-lab state admin_key root_key known
   if [[ "${1:-}" == down ]]; then
-    exec "${ik}" lab down --name "${HOST}"
+    exec "${lab}" down --name "${HOST}"
   fi
   bash scripts/setup.sh
-  state="$(.venv/bin/python -c 'from infrakit.lab.config import state_dir; print(state_dir())')"
-  root_key="$(.venv/bin/python -c 'from infrakit.lab.host import lab_key; print(lab_key())')"
+  state="$(.venv/bin/python -c 'from infrakit_lab.config import state_dir; print(state_dir())')"
+  root_key="$(.venv/bin/python -c 'from infrakit_lab.host import lab_key; print(lab_key())')"
   admin_key="${state}/lab_admin_ed25519"
   known="${state}/known_hosts"
-  install -m 0600 infrakit/lab/insecure_key/lab_admin_ed25519 "${admin_key}"
+  install -m 0600 infrakit_lab/insecure_key/lab_admin_ed25519 "${admin_key}"
 
-  if ! .venv/bin/python -c "import sys; from infrakit.lab.host import LabHost; h = LabHost.get('${HOST}'); \
+  if ! .venv/bin/python -c "import sys; from infrakit_lab.host import LabHost; h = LabHost.get('${HOST}'); \
 sys.exit(0 if h and h.is_running else 1)"; then
-    "${ik}" lab up --name "${HOST}"
+    "${lab}" up --name "${HOST}"
     # a new lab host has new host keys: forget the old ones (lab known_hosts only)
     rm -f "${known}"
   fi

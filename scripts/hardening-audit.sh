@@ -11,11 +11,11 @@ readonly STOCK=stock
 readonly CONVERGED=lab
 
 guest_pid() {
-  .venv/bin/python -c "from infrakit.lab.host import LabHost; h = LabHost.get('$1'); print(h.guest_init_pid)"
+  .venv/bin/python -c "from infrakit_lab.host import LabHost; h = LabHost.get('$1'); print(h.guest_init_pid)"
 }
 
 guest_address() {
-  .venv/bin/python -c "from infrakit.lab.host import LabHost; print(LabHost.get('$1').address)"
+  .venv/bin/python -c "from infrakit_lab.host import LabHost; print(LabHost.get('$1').address)"
 }
 
 in_guest() {
@@ -46,14 +46,14 @@ main() {
   cd "$(dirname "${BASH_SOURCE[0]}")/.."
   mkdir -p out/audit
   command -v ssh-audit >/dev/null || apt-get install -y -q ssh-audit >/dev/null
-  if ! .venv/bin/python -c "import sys; from infrakit.lab.host import LabHost; \
+  if ! .venv/bin/python -c "import sys; from infrakit_lab.host import LabHost; \
 h = LabHost.get('${CONVERGED}'); sys.exit(0 if h and h.is_running else 1)"; then
     echo "the converged lab host is not up: run scripts/demo.sh first" >&2
     exit 1
   fi
-  .venv/bin/infrakit lab down --name "${STOCK}" >/dev/null
-  .venv/bin/infrakit lab up --name "${STOCK}" >/dev/null 2>&1
-  trap '.venv/bin/infrakit lab down --name "${STOCK}" >/dev/null' EXIT
+  .venv/bin/infrakit-lab down --name "${STOCK}" >/dev/null
+  .venv/bin/infrakit-lab up --name "${STOCK}" >/dev/null 2>&1
+  trap '.venv/bin/infrakit-lab down --name "${STOCK}" >/dev/null' EXIT
   audit "${STOCK}"
   audit "${CONVERGED}"
   echo "full reports: out/audit/"

@@ -6,7 +6,6 @@ one `ConfigError` listing every problem, each naming the stack and the key.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,11 +16,10 @@ import yaml
 from pydantic import ValidationError
 
 from infrakit.config.errors import NAMESPACE, ConfigError, problems_from_validation
-from infrakit.config.models import ExistingTarget, StackConfig
+from infrakit.config.models import StackConfig
+from infrakit.config.published_keys import published_key_problems
 from infrakit.config.secrets import SECRET_KEYS, SecretRef
 from infrakit.project import current
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the InfraKit checkout (its lab key)
 
 
 @dataclass(frozen=True)
@@ -132,37 +130,12 @@ def load(raw: RawConfig) -> Stack:
         problems.extend(problems_from_validation(exc))
     if config is not None:
         problems.extend(registry.validate(config))
-        problems.extend(_lab_key_outside_lab(config))
+        problems.extend(published_key_problems(config))
     if problems:
         raise ConfigError(raw.stack, problems)
     assert config is not None
     secrets = {key: SecretRef(key) for key in sorted(raw.secure & SECRET_KEYS.keys())}
     return Stack(raw.stack, config, secrets)
-
-
-LAB_KEY_FILE = PROJECT_ROOT / "infrakit" / "lab" / "insecure_key" / "lab_admin_ed25519.pub"
-LAB_NETWORK = ipaddress.ip_network("10.199.0.0/16")
-
-
-def _lab_key_outside_lab(config: StackConfig) -> list[tuple[str, str]]:
-    """The lab key is published on purpose; it may only open a host on the lab network."""
-    lab_blob = LAB_KEY_FILE.read_text(encoding="utf-8").split()[1]
-    host = config.host
-    in_lab = isinstance(host, ExistingTarget) and _in_lab_network(host.address)
-    return [
-        (f"{NAMESPACE}:access.adminKeys[{i}]",
-         "is the published lab-only key (infrakit/lab/insecure_key); use your own key for a real host")
-        for i, key in enumerate(config.access.admin_keys)
-        if key.split()[1] == lab_blob and not in_lab
-    ]
-
-
-def _in_lab_network(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return ip in LAB_NETWORK or ip.is_loopback  # loopback: the VM lane's forwarded SSH port
 
 
 def load_stack(stack: str, stacks_dir: Path | None = None) -> Stack:

@@ -23,11 +23,11 @@ import testinfra
 from infrakit.apply.executor import ApplyReport, apply_plan
 from infrakit.apply.ssh import Target
 from infrakit.config import RawConfig, Stack, load, read_stack_file
-from infrakit.lab.host import LabHost, ensure_host_packages
 from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.sources import PROJECT_ROOT
+from infrakit_lab.host import LabHost, ensure_host_packages
 
-ADMIN_KEY = PROJECT_ROOT / "infrakit" / "lab" / "insecure_key" / "lab_admin_ed25519"
+ADMIN_KEY = PROJECT_ROOT / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519"
 # INFRAKIT_E2E_HOST: another name, so that two runs on one machine do not remove each other's host
 HOST_NAME = os.environ.get("INFRAKIT_E2E_HOST", "e2e")
 

@@ -38,9 +38,9 @@ from infrakit.apply.executor import ApplyReport, apply_plan
 from infrakit.apply.ssh import Target
 from infrakit.artifacts.cli import cmd_lock
 from infrakit.config import RawConfig, Stack, load, read_stack_file
-from infrakit.lab.host import LabHost, ensure_host_packages
 from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.model import plan_steps
+from infrakit_lab.host import LabHost, ensure_host_packages
 from tests.e2e.conftest import ADMIN_KEY, require_root
 
 pytestmark = pytest.mark.lab

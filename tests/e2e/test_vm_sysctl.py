@@ -15,10 +15,10 @@ import pytest
 from infrakit.apply.executor import apply_plan
 from infrakit.apply.ssh import Target
 from infrakit.config import RawConfig, load, read_stack_file
-from infrakit.lab.host import ensure_host_packages
-from infrakit.lab.vm import LabVM
 from infrakit.plan import build_plan
 from infrakit.plan.base import SYSCTL_DEFAULTS
+from infrakit_lab.host import ensure_host_packages
+from infrakit_lab.vm import LabVM
 from tests.e2e.conftest import require_root
 
 pytestmark = pytest.mark.vm

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from infrakit.lab.host import LabHost
+from infrakit_lab.host import LabHost
 from tests.e2e.conftest import OUTSIDER, Lab, etc_digest, lab_session, lab_stack, side_address
 from tests.e2e.lab_fakes import listening, start_fake, wait_for
 

@@ -114,6 +114,22 @@ def test_lab_key_is_refused_outside_the_lab(stack_values: StackFactory) -> None:
         load_values(stack_values(access={"adminKeys": [LAB_KEY]}))
 
 
+@pytest.mark.parametrize("address", ["203.0.113.7", "10.198.0.2", "node.example.com", "fd00::2"])
+def test_lab_key_is_refused_on_an_existing_host_outside_the_lab(stack_values: StackFactory, address: str) -> None:
+    """A copied lab stack pointed at a real address (or a name that may resolve anywhere) is refused."""
+    values = {**stack_values(access={"adminKeys": [LAB_KEY]}),
+              "host": {"target": "existing", "address": address}}
+    with pytest.raises(ConfigError, match=r"adminKeys\[0\]: is the published lab-only key"):
+        load_values(values)
+
+
+@pytest.mark.parametrize("address", ["10.199.0.2", "10.199.7.2", "127.0.0.1"])
+def test_lab_key_opens_lab_addresses(stack_values: StackFactory, address: str) -> None:
+    values = {**stack_values(access={"adminKeys": [LAB_KEY]}),
+              "host": {"target": "existing", "address": address}}
+    assert load_values(values).config.access.admin_keys == [LAB_KEY]
+
+
 def test_missing_stack_file_names_known_stacks() -> None:
     with pytest.raises(ConfigError, match="no such stack file"):
         load_stack("does-not-exist")

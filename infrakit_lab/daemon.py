@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infrakit.lab.errors import LabError
-from infrakit.lab.proc import tool_env
+from infrakit_lab.errors import LabError
+from infrakit_lab.proc import tool_env
 
 # children started by this process, polled so that they are reaped (no zombies)
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}

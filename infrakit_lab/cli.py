@@ -1,14 +1,14 @@
-"""``infrakit lab``: boot, list and remove local Debian 12 test hosts.
+"""``infrakit-lab``: boot, list and remove local Debian 12 test hosts.
 
-    infrakit lab up [--name NAME] [--keep] [--timeout S]
-    infrakit lab down [--name NAME | --all]
-    infrakit lab status
-    infrakit lab restart [--name NAME]
-    infrakit lab packages [--vm]
-    infrakit lab vm up [--name NAME] [--keep] [--timeout S] | vm down [--name NAME | --all] | vm status
+    infrakit-lab up [--name NAME] [--keep] [--timeout S]
+    infrakit-lab down [--name NAME | --all]
+    infrakit-lab status
+    infrakit-lab restart [--name NAME]
+    infrakit-lab packages [--vm]
+    infrakit-lab vm up [--name NAME] [--keep] [--timeout S] | vm down [--name NAME | --all] | vm status
 
-The main CLI calls ``add_parser(subparsers)`` and then ``args.func(args) -> int``.
-Until it exists: ``python -m infrakit.lab.cli lab up``.
+A command of its own beside the product's `infrakit` (same `pip install`): the lab is a test
+tool, and the product never imports it. Also ``python -m infrakit_lab``.
 Exit codes: 0 ok, 1 lab error (one line on stderr), 2 usage.
 """
 
@@ -19,11 +19,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from infrakit.lab import config, host
-from infrakit.lab.errors import LabError
-from infrakit.lab.host import LabHost
-from infrakit.lab.packages import ensure_host_packages
-from infrakit.lab.vm import DEFAULT_VM_NAME, VM_BOOT_TIMEOUT, LabVM, vm_down_all
+from infrakit_lab import config, host
+from infrakit_lab.errors import LabError
+from infrakit_lab.host import LabHost
+from infrakit_lab.packages import ensure_host_packages
+from infrakit_lab.vm import DEFAULT_VM_NAME, VM_BOOT_TIMEOUT, LabVM, vm_down_all
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -36,20 +36,20 @@ def _guarded(handler: Handler) -> Handler:
         try:
             return handler(args)
         except LabError as exc:
-            print(f"infrakit lab: error: {exc}", file=sys.stderr)
+            print(f"infrakit-lab: error: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            print("infrakit lab: interrupted", file=sys.stderr)
+            print("infrakit-lab: interrupted", file=sys.stderr)
             return 130
 
     return run
 
 
 def _setup_logging() -> None:
-    logger = logging.getLogger("infrakit.lab")
+    logger = logging.getLogger("infrakit_lab")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("infrakit lab: %(message)s"))
+        handler.setFormatter(logging.Formatter("infrakit-lab: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
@@ -126,18 +126,17 @@ def _timeout_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``lab`` with its sub-commands; each sets ``func`` on the namespace."""
-    lab = subparsers.add_parser(
-        "lab",
-        help="local Debian 12 test hosts (systemd-nspawn)",
+def build_parser() -> argparse.ArgumentParser:
+    """``infrakit-lab`` with its sub-commands; each sets ``func`` on the namespace."""
+    parser = argparse.ArgumentParser(
+        prog="infrakit-lab",
         description=(
             "Boot Debian 12 hosts with systemd-nspawn for tests. State: "
             "$INFRAKIT_LAB_STATE (default /var/lib/infrakit/lab); rootfs cache: "
             "$INFRAKIT_LAB_CACHE (default /var/cache/infrakit/lab). Needs root."
         ),
     )
-    sub = lab.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
 
     up = sub.add_parser("up", help="boot a host and print its SSH command")
     _name_arg(up)
@@ -168,6 +167,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     packages = sub.add_parser("packages", help="apt-install the host packages the lab needs")
     packages.add_argument("--vm", action="store_true", help="also the VM lane's packages")
     packages.set_defaults(func=_guarded(_cmd_packages))
+    return parser
 
 
 def _cmd_vm_up(args: argparse.Namespace) -> int:
@@ -240,10 +240,7 @@ def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="infrakit")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_parser(subparsers)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     func: Handler = args.func
     return func(args)
 

@@ -6,7 +6,7 @@ the CPU: a boot takes about half a minute, a reboot about a minute.
 
 Python API::
 
-    from infrakit.lab.vm import LabVM
+    from infrakit_lab.vm import LabVM
 
     vm = LabVM.up("vm")                 # boot; returns once sshd answers (LabError if not)
     vm.address, vm.ssh_port             # 127.0.0.1 and a forwarded port
@@ -37,18 +37,18 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from infrakit.lab import config, daemon
-from infrakit.lab.errors import LabError
-from infrakit.lab.host import lab_key
-from infrakit.lab.locking import file_lock
-from infrakit.lab.machine import LabMachine
-from infrakit.lab.mirror import static_host_entries
-from infrakit.lab.mounts import remove_tree, unmount_all_under
-from infrakit.lab.packages import require_host_packages, require_root
-from infrakit.lab.proc import run
-from infrakit.lab.rootfs import Recipe, default_recipe, ensure_cached, extract
+from infrakit_lab import config, daemon
+from infrakit_lab.errors import LabError
+from infrakit_lab.host import lab_key
+from infrakit_lab.locking import file_lock
+from infrakit_lab.machine import LabMachine
+from infrakit_lab.mirror import static_host_entries
+from infrakit_lab.mounts import remove_tree, unmount_all_under
+from infrakit_lab.packages import require_host_packages, require_root
+from infrakit_lab.proc import run
+from infrakit_lab.rootfs import Recipe, default_recipe, ensure_cached, extract
 
-log = logging.getLogger("infrakit.lab")
+log = logging.getLogger("infrakit_lab")
 
 DEFAULT_VM_NAME = "vm"
 VM_BOOT_TIMEOUT = 240.0  # TCG: ~35 s measured; generous for a loaded CI machine

@@ -6,8 +6,8 @@ import re
 import time
 from pathlib import Path
 
-from infrakit.lab.errors import LabError
-from infrakit.lab.proc import run
+from infrakit_lab.errors import LabError
+from infrakit_lab.proc import run
 
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 

@@ -2,7 +2,7 @@
 
 Python API (used by the project's pytest fixtures)::
 
-    from infrakit.lab.host import LabHost, ensure_host_packages
+    from infrakit_lab.host import LabHost, ensure_host_packages
 
     ensure_host_packages()               # apt-installs the host tools if any is missing
     h = LabHost.up("lab")                # boot; returns once sshd answers (LabError if not)
@@ -38,23 +38,23 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infrakit.lab import config, daemon, network, nspawn
-from infrakit.lab.errors import LabError
-from infrakit.lab.locking import file_lock
-from infrakit.lab.machine import KEY_NAME, LabMachine
-from infrakit.lab.mirror import host_nameservers, static_host_entries
-from infrakit.lab.mounts import is_mounted, mount_overlay, remove_tree, unmount, unmount_all_under
-from infrakit.lab.packages import (
+from infrakit_lab import config, daemon, network, nspawn
+from infrakit_lab.errors import LabError
+from infrakit_lab.locking import file_lock
+from infrakit_lab.machine import KEY_NAME, LabMachine
+from infrakit_lab.mirror import host_nameservers, static_host_entries
+from infrakit_lab.mounts import is_mounted, mount_overlay, remove_tree, unmount, unmount_all_under
+from infrakit_lab.packages import (
     ensure_host_packages,
     require_host_packages,
     require_root,
 )
-from infrakit.lab.proc import run
-from infrakit.lab.rootfs import base_dir, default_recipe, ensure_base, prune_bases
+from infrakit_lab.proc import run
+from infrakit_lab.rootfs import base_dir, default_recipe, ensure_base, prune_bases
 
 __all__ = ["LabError", "LabHost", "down", "down_all", "ensure_host_packages", "lab_key"]
 
-log = logging.getLogger("infrakit.lab")
+log = logging.getLogger("infrakit_lab")
 
 BOOT_TIMEOUT = 60.0  # nspawn start -> sshd answers
 STOP_TIMEOUT = 30.0  # SIGTERM -> guest powered off, before SIGKILL

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infrakit.lab.host import ensure_host_packages
-from infrakit.lab.vm import LabVM
+from infrakit_lab.host import ensure_host_packages
+from infrakit_lab.vm import LabVM
 
 pytestmark = pytest.mark.vm
 

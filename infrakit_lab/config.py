@@ -13,7 +13,7 @@ import re
 import zlib
 from pathlib import Path
 
-from infrakit.lab.errors import LabError
+from infrakit_lab.errors import LabError
 
 DEFAULT_STATE_DIR = Path("/var/lib/infrakit/lab")
 DEFAULT_CACHE_DIR = Path("/var/cache/infrakit/lab")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infrakit.lab.errors import LabError
+from infrakit_lab.errors import LabError
 
 
 @contextmanager

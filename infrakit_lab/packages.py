@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from infrakit.lab.errors import LabError
-from infrakit.lab.proc import run, which
+from infrakit_lab.errors import LabError
+from infrakit_lab.proc import run, which
 
 # tool the lab runs -> Debian package that ships it (scripts/lab-host-packages.sh installs them)
 REQUIRED_TOOLS: dict[str, str] = {
@@ -24,7 +24,7 @@ VM_TOOLS: dict[str, str] = {
     "mkfs.ext4": "e2fsprogs",
 }
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "lab-host-packages.sh"
+_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "lab-host-packages.sh"
 
 
 def require_root() -> None:

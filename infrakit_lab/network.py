@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from infrakit.lab.config import host_index
-from infrakit.lab.errors import LabError
-from infrakit.lab.proc import run
+from infrakit_lab.config import host_index
+from infrakit_lab.errors import LabError
+from infrakit_lab.proc import run
 
 LAB_SUBNET = "10.199.0.0/16"
 LAB_PREFIX = "10.199."

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from infrakit.lab import config, network
-from infrakit.lab.host import LabHost, ensure_host_packages
-from infrakit.lab.rootfs import default_recipe, ensure_cached
+from infrakit_lab import config, network
+from infrakit_lab.host import LabHost, ensure_host_packages
+from infrakit_lab.rootfs import default_recipe, ensure_cached
 
 
 def _require_root() -> None:

@@ -9,9 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
-from infrakit.lab import daemon
-from infrakit.lab.network import sshd_answers
-from infrakit.lab.proc import run
+from infrakit_lab import daemon
+from infrakit_lab.network import sshd_answers
+from infrakit_lab.proc import run
 
 KEY_NAME = "lab_ed25519"
 SSH_USER = "root"

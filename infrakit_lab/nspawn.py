@@ -10,10 +10,10 @@ import os
 import signal
 from pathlib import Path
 
-from infrakit.lab import daemon
-from infrakit.lab.daemon import Proc
-from infrakit.lab.errors import LabError
-from infrakit.lab.proc import which
+from infrakit_lab import daemon
+from infrakit_lab.daemon import Proc
+from infrakit_lab.errors import LabError
+from infrakit_lab.proc import which
 
 __all__ = ["Proc", "guest_init_pid", "start", "stop"]
 

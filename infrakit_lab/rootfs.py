@@ -20,14 +20,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from infrakit.lab import config
-from infrakit.lab.errors import LabError
-from infrakit.lab.locking import file_lock
-from infrakit.lab.mirror import Mirror, host_mirror
-from infrakit.lab.mounts import remove_tree, unmount_all_under
-from infrakit.lab.proc import run, tool_env
+from infrakit_lab import config
+from infrakit_lab.errors import LabError
+from infrakit_lab.locking import file_lock
+from infrakit_lab.mirror import Mirror, host_mirror
+from infrakit_lab.mounts import remove_tree, unmount_all_under
+from infrakit_lab.proc import run, tool_env
 
-log = logging.getLogger("infrakit.lab")
+log = logging.getLogger("infrakit_lab")
 
 RECIPE_VERSION = 1
 SUITE = "bookworm"

@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from infrakit.lab.errors import LabError
+from infrakit_lab.errors import LabError
 
 # Root's tools (ip, nft, debootstrap, mount) live in sbin, which a non-login PATH may lack.
 _SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from infrakit.lab import config, network, rootfs
-from infrakit.lab.errors import LabError
-from infrakit.lab.host import LabHost
+from infrakit_lab import config, network, rootfs
+from infrakit_lab.errors import LabError
+from infrakit_lab.host import LabHost
 
 pytestmark = pytest.mark.lab
 
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def lab_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infrakit.lab.cli", "lab", *args],
+        [sys.executable, "-m", "infrakit_lab", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -68,7 +68,7 @@ def test_cli_up_ssh_status_down_leaves_nothing(
     again = lab_cli("up", "--name", name)
     assert again.returncode == 1
     assert (
-        again.stderr.strip() == f"infrakit lab: error: lab host {name} is already up (pid {host.pid}, {host.address})"
+        again.stderr.strip() == f"infrakit-lab: error: lab host {name} is already up (pid {host.pid}, {host.address})"
     )
     assert len(nspawn_pids(name)) == 1, "a refused up must not start a second nspawn"
 

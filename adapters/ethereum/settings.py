@@ -31,12 +31,14 @@ from pydantic import AfterValidator, Field, field_validator
 
 from adapters.ethereum.eip55 import check_address
 from infrakit.config.models import Model
+from infrakit.config.values import absolute_path, relative_path
 
 ExecutionClient = Literal["geth", "nethermind", "reth", "besu"]
 ConsensusClient = Literal["lighthouse", "teku", "prysm", "lodestar", "nimbus"]
 RELAY_RE = re.compile(r"^https?://0x[0-9a-f]{96}@[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/?=&%-]*)?$")
 URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%-]*)?$")
-GRAFFITI_RE = re.compile(r"^[A-Za-z0-9 ._:/+@-]{0,32}$")
+# Passed as the argument after --graffiti: never starting with '-' (it would read as a flag).
+GRAFFITI_RE = re.compile(r"^([A-Za-z0-9._:/+@][A-Za-z0-9 ._:/+@-]{0,31})?$")
 
 
 def _address(value: str) -> str:
@@ -47,15 +49,22 @@ def _address(value: str) -> str:
 
 
 def _url(value: str) -> str:
-    if not URL_RE.match(value):
+    if not URL_RE.fullmatch(value):
         raise ValueError("expected an http(s) URL without credentials or query, e.g. https://host/path")
     return value.rstrip("/")
 
 
 def _relay(value: str) -> str:
-    if not RELAY_RE.match(value):
+    if not RELAY_RE.fullmatch(value):
         raise ValueError("expected https://0x<96 hex digits of the relay's BLS public key>@<relay host>")
     return value
+
+
+def _lock_file(value: str) -> str:
+    """Read on the operator's machine: absolute, or relative to the project; no '..'."""
+    if not value.endswith(".toml"):
+        raise ValueError("expected a .toml file")
+    return absolute_path(value) if value.startswith("/") else relative_path(value)
 
 
 Url = Annotated[str, AfterValidator(_url)]
@@ -85,8 +94,8 @@ class ValidatorSettings(Model):
     @field_validator("graffiti")
     @classmethod
     def _graffiti(cls, value: str) -> str:
-        if not GRAFFITI_RE.match(value):
-            raise ValueError("at most 32 characters of letters, digits, space and ._:/+@-")
+        if not GRAFFITI_RE.fullmatch(value):
+            raise ValueError("at most 32 of letters, digits, space and ._:/+@-, not starting with - or space")
         return value
 
 
@@ -98,7 +107,7 @@ class MevBoostSettings(Model):
 
 class ArtifactSettings(Model):
     base_url: Url | None = None
-    lock_file: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_./-]+\.toml$")
+    lock_file: Annotated[str, AfterValidator(_lock_file)] | None = None
 
 
 class EthereumSettings(Model):

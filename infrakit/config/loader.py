@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from infrakit.config import values
 from infrakit.config.errors import NAMESPACE, ConfigError, problems_from_validation
 from infrakit.config.models import StackConfig
 from infrakit.config.published_keys import published_key_problems
@@ -54,29 +55,83 @@ def list_stacks(stacks_dir: Path | None = None) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in found)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (str, int, float, bool)) and key in seen:
+            raise ConfigFileError(
+                f"key {key!r} appears twice in one mapping (lines {seen[key] + 1} and "
+                f"{key_node.start_mark.line + 1}); keep one"
+            )
+        if isinstance(key, (str, int, float, bool)):
+            seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+class ConfigFileError(Exception):
+    """A stack file that cannot be read as a stack file (raised while parsing)."""
+
+
+def parse_stack_document(data: bytes) -> dict[str, Any]:
+    """The stack file's `config:` mapping, or ConfigFileError saying what is wrong with it."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})") from None
+    if not text.strip():
+        raise ConfigFileError("the file is empty; a stack file has a 'config:' mapping of infrakit:<key> entries")
+    try:
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"not valid YAML: {exc}") from None
+    if doc is None:
+        raise ConfigFileError("the file is empty (only comments); a stack file has a 'config:' mapping "
+                              "of infrakit:<key> entries")
+    if not isinstance(doc, dict):
+        raise ConfigFileError(f"expected a mapping with a 'config:' key at the top (got {type(doc).__name__})")
+    if "config" not in doc:
+        raise ConfigFileError("no 'config:' key: the stack's settings go under config: as infrakit:<key> entries")
+    config = doc["config"]
+    if not isinstance(config, dict):
+        raise ConfigFileError(f"'config:' must be a mapping of infrakit:<key> entries (got {type(config).__name__})")
+    return config
+
+
 def read_stack_file(stack: str, stacks_dir: Path | None = None) -> RawConfig:
+    try:
+        values.stack_name(stack)
+    except ValueError as exc:
+        raise ConfigError(repr(stack), [("stack name", str(exc))]) from None
     stacks_dir = _stacks_dir(stacks_dir)
     path = stack_file(stack, stacks_dir)
     if not path.is_file():
         known = ", ".join(list_stacks(stacks_dir)) or "none"
         raise ConfigError(stack, [(str(path), f"no such stack file (stacks here: {known})")])
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(stack, [(str(path), f"not valid YAML: {exc}")]) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
-        raise ConfigError(stack, [(str(path), "expected a mapping with a 'config:' mapping")])
-    values: dict[str, Any] = {}
+        config = parse_stack_document(path.read_bytes())
+    except ConfigFileError as exc:
+        raise ConfigError(stack, [(str(path), str(exc))]) from None
+    except OSError as exc:
+        raise ConfigError(stack, [(str(path), f"cannot read: {exc.strerror}")]) from None
+    values_: dict[str, Any] = {}
     secure: set[str] = set()
-    for full_key, value in (doc.get("config") or {}).items():
+    for full_key, value in config.items():
         ns, _, key = str(full_key).partition(":")
         if ns != NAMESPACE:
             continue  # provider config such as hcloud:token belongs to the provider
         if isinstance(value, dict) and set(value) == {"secure"}:
             secure.add(key)
             continue
-        values[key] = value
-    return RawConfig(stack, values, frozenset(secure))
+        values_[key] = value
+    return RawConfig(stack, values_, frozenset(secure))
 
 
 def from_pulumi_engine() -> RawConfig:
@@ -114,6 +169,10 @@ def load(raw: RawConfig) -> Stack:
     # Adapters build plan parts, and the plan imports config: import here to avoid a cycle.
     from adapters import registry  # noqa: PLC0415
 
+    try:
+        values.stack_name(raw.stack)
+    except ValueError as exc:
+        raise ConfigError(repr(raw.stack), [("stack name", str(exc))]) from None
     problems: list[tuple[str, str]] = []
     for key in sorted(SECRET_KEYS.keys() & raw.values.keys()):
         problems.append(

@@ -21,13 +21,14 @@ from pydantic import (
     model_validator,
 )
 
+from infrakit.config import values
+
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")
 LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 SSH_KEY_RE = re.compile(
     r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|"
     r"sk-ecdsa-sha2-nistp256@openssh\.com|ssh-rsa) [A-Za-z0-9+/=]{40,}( [^\n]*)?$"
 )
-WORLD = {"0.0.0.0/0", "::/0"}
 
 
 def to_camel(name: str) -> str:
@@ -56,18 +57,8 @@ def _cidr(value: str) -> str:
     return str(net)
 
 
-def _host_address(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        pass
-    if re.fullmatch(r"(?=.{1,253}$)([a-zA-Z0-9-]{1,63}\.)*[a-zA-Z0-9-]{1,63}", value):
-        return value
-    raise ValueError("expected an IP address or a DNS name")
-
-
 def _ssh_public_key(value: str) -> str:
-    if not SSH_KEY_RE.match(value):
+    if not SSH_KEY_RE.fullmatch(value):
         raise ValueError(
             "expected one OpenSSH public key line, e.g. 'ssh-ed25519 AAAA... ops@laptop' "
             "(a private key or a key file path is not accepted)"
@@ -78,13 +69,20 @@ def _ssh_public_key(value: str) -> str:
 
 
 def _unix_name(value: str) -> str:
-    if not NAME_RE.match(value) or value == "root":
+    if not NAME_RE.fullmatch(value) or value == "root":
         raise ValueError("expected a lower-case Unix user name (not root), e.g. 'ops'")
     return value
 
 
+def _login_name(value: str) -> str:
+    if not NAME_RE.fullmatch(value):
+        raise ValueError("expected a lower-case Unix user name such as ops or root")
+    return value
+
+
 Cidr = Annotated[str, AfterValidator(_cidr)]
-HostAddress = Annotated[str, AfterValidator(_host_address)]
+LoginName = Annotated[str, AfterValidator(_login_name)]
+HostAddress = Annotated[str, AfterValidator(values.host_name_or_address)]
 SshPublicKey = Annotated[str, AfterValidator(_ssh_public_key)]
 UnixName = Annotated[str, AfterValidator(_unix_name)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -125,7 +123,7 @@ class HcloudTarget(Model):
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key, val in value.items():
-            if not LABEL_RE.match(key) or (val and not LABEL_RE.match(val)):
+            if not LABEL_RE.fullmatch(key) or (val and not LABEL_RE.fullmatch(val)):
                 raise ValueError(
                     f"label {key}={val!r}: expected lower-case letters, digits, '.', '_', '-' "
                     "(Hetzner label rules)"
@@ -142,7 +140,7 @@ class ExistingTarget(Model):
 
     target: Literal["existing"]
     address: HostAddress
-    user: str | None = None
+    user: LoginName | None = None
     protection: bool | None = None
 
 
@@ -158,38 +156,21 @@ class AccessConfig(Model):
     allow_ssh_from_anywhere: bool = False
     ssh_port: Port = 22
 
+    @property
+    def ssh_open_to_world(self) -> bool:
+        return values.covers_world(self.admin_cidrs) is not None
+
     @model_validator(mode="after")
     def _world_needs_opt_in(self) -> AccessConfig:
-        world = WORLD.intersection(self.admin_cidrs)
-        if world and not self.allow_ssh_from_anywhere:
+        family = values.covers_world(self.admin_cidrs)
+        if family and not self.allow_ssh_from_anywhere:
             raise ValueError(
-                f"adminCidrs contains {sorted(world)[0]}: SSH open to the whole internet needs "
-                "allowSshFromAnywhere: true"
+                f"adminCidrs together cover every {family} address: SSH open to the whole internet "
+                "needs allowSshFromAnywhere: true"
             )
         return self
 
 
-STRONG_KEX = [
-    "sntrup761x25519-sha512@openssh.com",
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-]
-STRONG_CIPHERS = [
-    "chacha20-poly1305@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-ctr",
-    "aes192-ctr",
-    "aes128-ctr",
-]
-STRONG_MACS = [
-    "hmac-sha2-512-etm@openssh.com",
-    "hmac-sha2-256-etm@openssh.com",
-    "umac-128-etm@openssh.com",
-]
-ALGO_RE = r"^[a-z0-9@._-]+$"
 
 
 class SshHardening(Model):
@@ -204,9 +185,22 @@ class SshHardening(Model):
     allow_agent_forwarding: bool = False
     x11_forwarding: bool = False
     max_sessions: int = Field(default=10, ge=1, le=64)
-    kex_algorithms: list[Annotated[str, Field(pattern=ALGO_RE)]] = Field(default=STRONG_KEX, min_length=1)
-    ciphers: list[Annotated[str, Field(pattern=ALGO_RE)]] = Field(default=STRONG_CIPHERS, min_length=1)
-    macs: list[Annotated[str, Field(pattern=ALGO_RE)]] = Field(default=STRONG_MACS, min_length=1)
+    # Key exchange: the post-quantum hybrid only, plus the classical curve25519/DH set while
+    # `classicalKexFallback` is on (see docs/hardening-audit.md for why it is on by default).
+    # Setting `kexAlgorithms` replaces both.
+    kex_algorithms: Annotated[list[str], Field(min_length=1), AfterValidator(values.strong_kex)] | None = None
+    classical_kex_fallback: bool = True
+    ciphers: Annotated[list[str], AfterValidator(values.strong_ciphers)] = Field(
+        default=list(values.STRONG_CIPHERS), min_length=1)
+    macs: Annotated[list[str], AfterValidator(values.strong_macs)] = Field(
+        default=list(values.STRONG_MACS), min_length=1)
+
+    @property
+    def kex(self) -> list[str]:
+        """The KexAlgorithms sshd offers."""
+        if self.kex_algorithms is not None:
+            return list(self.kex_algorithms)
+        return [*values.PQ_KEX, *(values.CLASSICAL_KEX if self.classical_kex_fallback else ())]
 
 
 SYSCTL_KEY_RE = r"^[a-z0-9_]+(\.[a-zA-Z0-9_*-]+)+$"
@@ -216,7 +210,8 @@ class SysctlHardening(Model):
     """Kernel settings: the shipped network/kernel set plus operator overrides."""
 
     enabled: bool = True
-    overrides: dict[Annotated[str, Field(pattern=SYSCTL_KEY_RE)], int | str] = {}
+    overrides: dict[Annotated[str, Field(pattern=SYSCTL_KEY_RE)],
+                    Annotated[int | str, AfterValidator(values.sysctl_value)]] = {}
 
 
 class Fail2banHardening(Model):
@@ -225,6 +220,19 @@ class Fail2banHardening(Model):
     find_time: int = Field(default=600, ge=60, le=86400)
     ban_time: int = Field(default=3600, ge=60, le=604800)
     ignore_cidrs: list[Cidr] = []
+    # The admin CIDRs are never banned (an operator who mistypes a key six times must not
+    # lose SSH and `apply` for banTime). Opt out to let fail2ban ban them like anyone.
+    ignore_admin_cidrs: bool = True
+
+    @model_validator(mode="after")
+    def _not_everyone(self) -> Fail2banHardening:
+        family = values.covers_world(self.ignore_cidrs)
+        if family:
+            raise ValueError(
+                f"ignoreCidrs together cover every {family} address: fail2ban would ban no one "
+                "(to turn it off, set enabled: false)"
+            )
+        return self
 
 
 class UpgradesHardening(Model):
@@ -246,7 +254,8 @@ class HardeningConfig(Model):
     fail2ban: Fail2banHardening = Fail2banHardening()
     upgrades: UpgradesHardening = UpgradesHardening()
     time_sync: TimeSync = TimeSync()
-    extra_packages: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]+$")]] = []
+    # Debian policy package names; the name lands on apt-get's command line.
+    extra_packages: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]{1,99}$")]] = []
 
 
 # Imported here, not at the top: these modules build on Model and the types above.
@@ -282,6 +291,25 @@ class StackConfig(Model):
         if isinstance(self.host, ExistingTarget) and self.host.user:
             return self.host.user
         return self.access.admin_user
+
+    @property
+    def fail2ban_ignore(self) -> list[str]:
+        """fail2ban's ignoreip: loopback, the admin CIDRs (unless opted out, or unless they are
+        the whole internet: then fail2ban would protect nothing), and ignoreCidrs."""
+        f2b = self.hardening.fail2ban
+        admins = self.access.admin_cidrs if f2b.ignore_admin_cidrs and not self.access.ssh_open_to_world else []
+        ordered = ["127.0.0.0/8", "::1/128", *admins, *f2b.ignore_cidrs]
+        return list(dict.fromkeys(ordered))
+
+    @model_validator(mode="after")
+    def _fail2ban_bans_someone(self) -> StackConfig:
+        family = values.covers_world(self.fail2ban_ignore)
+        if self.hardening.fail2ban.enabled and family:
+            raise ValueError(
+                f"hardening.fail2ban: adminCidrs and ignoreCidrs together cover every {family} address, "
+                "so fail2ban would ban no one; narrow them or set ignoreAdminCidrs: false"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_lockout(self) -> StackConfig:

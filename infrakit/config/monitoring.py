@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from infrakit.config import values
 from infrakit.config.models import Model, Port
 
 CHECK_NAME = r"^[a-z0-9][a-z0-9_.-]{0,40}$"
-DATA_DIR = r"^/[A-Za-z0-9._/-]*$"
 
 
 def _private_address(value: str) -> str:
@@ -34,6 +34,17 @@ def _private_address(value: str) -> str:
 
 
 PrivateAddress = Annotated[str, AfterValidator(_private_address)]
+HTTP_URL_RE = re.compile(r"https?://[A-Za-z0-9\[\]._~:/?#@!&()*+,;=%-]+")
+
+
+def _tcp_target(value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    try:
+        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError
+        values.host_name_or_address(host.removeprefix("[").removesuffix("]") if host.startswith("[") else host)
+    except ValueError:
+        raise ValueError("a tcp check's target is host:port, e.g. 127.0.0.1:30303") from None
 
 
 class CheckConfig(Model):
@@ -52,7 +63,8 @@ class CheckConfig(Model):
     expect: str = ""
     method: Literal["GET", "POST"] = "GET"
     body: str = ""
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[Annotated[str, AfterValidator(values.header_name)],
+                  Annotated[str, AfterValidator(values.header_value)]] = Field(default_factory=dict)
     query: str = ""
     warn: float | None = None
     crit: float | None = None
@@ -60,10 +72,12 @@ class CheckConfig(Model):
 
     @model_validator(mode="after")
     def _coherent(self) -> CheckConfig:
-        if self.kind == "tcp" and not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+:[0-9]{1,5}", self.target):
-            raise ValueError("a tcp check's target is host:port, e.g. 127.0.0.1:30303")
-        if self.kind == "http" and not re.fullmatch(r"https?://[^\s]+", self.target):
-            raise ValueError("an http check's target is an http(s):// URL")
+        if self.kind == "systemd":
+            values.unit_name(self.target)
+        if self.kind == "tcp":
+            _tcp_target(self.target)
+        if self.kind == "http" and not HTTP_URL_RE.fullmatch(self.target):
+            raise ValueError("an http check's target is an http(s):// URL without spaces, quotes or line breaks")
         if (self.warn is not None or self.crit is not None) and not self.query:
             raise ValueError("warn/crit thresholds need a query that yields the number to compare")
         if self.query and self.kind != "http":
@@ -82,7 +96,7 @@ class MonitoringConfig(Model):
     node_exporter: bool = True
     node_exporter_listen: PrivateAddress = "127.0.0.1"
     node_exporter_port: Port = 9100
-    data_dirs: list[Annotated[str, Field(pattern=DATA_DIR)]] = Field(default_factory=list)
+    data_dirs: list[Annotated[str, AfterValidator(values.absolute_path)]] = Field(default_factory=list)
     alert_format: Literal["generic", "telegram", "discord"] = "generic"
     telegram_chat_id: str | None = Field(default=None, pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$")
     checks: list[CheckConfig] = Field(default_factory=list)

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from infrakit.config.models import WORLD, Cidr, Model
+from infrakit.config import values
+from infrakit.config.models import Cidr, Model
 
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -25,20 +26,20 @@ PEM_RE = re.compile(r"^(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END C
 
 def _domain(value: str) -> str:
     value = value.lower()
-    if not DOMAIN_RE.match(value):
+    if not DOMAIN_RE.fullmatch(value):
         raise ValueError("expected a DNS name such as rpc.example.org (not an IP address: ACME certifies names)")
     return value
 
 
 def _email(value: str) -> str:
-    if not EMAIL_RE.match(value):
+    if not EMAIL_RE.fullmatch(value):
         raise ValueError("expected an e-mail address for the ACME account, e.g. ops@example.org")
     return value
 
 
 def _pem(value: str) -> str:
     text = value.strip().replace("\r\n", "\n") + "\n"
-    if not PEM_RE.match(text):
+    if not PEM_RE.fullmatch(text):
         raise ValueError("expected one or more PEM certificates (-----BEGIN CERTIFICATE----- ...)")
     return text
 
@@ -55,12 +56,12 @@ class WebConfig(Model):
     server: Literal["nginx", "caddy"] = "nginx"
     domain: Domain | None = None
     acme_email: Email | None = None
-    acme_directory: str = Field(default=LETSENCRYPT, pattern=r"^https://[^\s]+$")
+    acme_directory: Annotated[str, AfterValidator(values.https_url)] = LETSENCRYPT
     acme_ca_root: PemCertificates | None = None
     rpc_upstream: str = Field(default="127.0.0.1:8545", pattern=r"^(127\.0\.0\.1|\[::1\]|localhost):[0-9]{1,5}$")
     rpc_path: str = Field(default="/rpc", pattern=r"^/[a-z0-9][a-z0-9/_-]{0,40}$")
     rpc_allow_cidrs: list[Cidr] = Field(default_factory=list)
-    rpc_basic_auth_user: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    rpc_basic_auth_user: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$")
     allow_public_rpc: bool = False
     status_page: bool = True
     # Per client address: requests/s for nginx (limit_req, answers 429); new connections/s
@@ -81,9 +82,9 @@ class WebConfig(Model):
                 "the RPC would be open to anyone: set rpcAllowCidrs and/or rpcBasicAuthUser "
                 "(with the secret webBasicAuthHash)"
             )
-        world = WORLD.intersection(self.rpc_allow_cidrs)
-        if world and not self.allow_public_rpc:
+        family = values.covers_world(self.rpc_allow_cidrs)
+        if family and not self.allow_public_rpc:
             raise ValueError(
-                f"rpcAllowCidrs contains {sorted(world)[0]}: a public RPC needs allowPublicRpc: true"
+                f"rpcAllowCidrs together cover every {family} address: a public RPC needs allowPublicRpc: true"
             )
         return self

@@ -195,7 +195,7 @@ def fail2ban(config: StackConfig) -> Step | None:
                 name="jail.local",
                 dest="/etc/fail2ban/jail.d/infrakit.local",
                 content=_tpl("hardening", "jail.local", f2b=f2b, ssh_port=config.access.ssh_port,
-                             ignore=["127.0.0.1/8", "::1", *f2b.ignore_cidrs]),
+                             ignore=config.fail2ban_ignore),
             ),
         ),
     )

@@ -11,7 +11,8 @@ import paramiko
 import pytest
 import testinfra
 
-from infrakit.config.models import STRONG_CIPHERS, STRONG_KEX, STRONG_MACS
+from infrakit.config.models import SshHardening
+from infrakit.config.values import STRONG_CIPHERS, STRONG_MACS
 from infrakit.plan.base import SYSCTL_DEFAULTS
 from tests.e2e.conftest import ADMIN_KEY, ATTACKER, OUTSIDER, PROBE, Lab, side_address
 
@@ -63,9 +64,9 @@ def test_sshd_effective_settings(infra: testinfra.host.Host) -> None:
     assert effective["x11forwarding"] == "no"
     assert effective["allowtcpforwarding"] == "no"
     assert effective["authenticationmethods"] == "publickey"
-    assert effective["ciphers"].split(",") == STRONG_CIPHERS
-    assert effective["kexalgorithms"].split(",") == STRONG_KEX
-    assert effective["macs"].split(",") == STRONG_MACS
+    assert effective["ciphers"].split(",") == list(STRONG_CIPHERS)
+    assert effective["kexalgorithms"].split(",") == SshHardening().kex
+    assert effective["macs"].split(",") == list(STRONG_MACS)
 
 
 def _can_connect(address: str, port: int, source: str | None = None, timeout: float = 3.0) -> bool:

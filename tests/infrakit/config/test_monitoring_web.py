@@ -51,7 +51,7 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
     ("open RPC", {"web": {**WEB, "rpcAllowCidrs": []}}, "infrakit:web", "open to anyone"),
     ("world RPC without opt-in", {"web": {**WEB, "rpcAllowCidrs": ["0.0.0.0/0"]}}, "infrakit:web", "allowPublicRpc"),
     ("plain http ACME", {"web": {**WEB, "acmeDirectory": "http://acme.example/dir"}}, "infrakit:web.acmeDirectory",
-     "pattern"),
+     "https:// URL"),
     ("not a PEM", {"web": {**WEB, "acmeCaRoot": "hello"}}, "infrakit:web.acmeCaRoot", "PEM"),
     ("remote upstream", {"web": {**WEB, "rpcUpstream": "10.0.0.5:8545"}}, "infrakit:web.rpcUpstream", "pattern"),
     ("typo in web", {"web": {**WEB, "domian": "x"}}, "infrakit:web.domian", "unknown key"),

@@ -54,7 +54,7 @@ def test_hashes_are_stable(stack_values: StackFactory) -> None:
         ({"hardening": {"sysctl": {"overrides": {"net.ipv4.tcp_syncookies": 0}}}}, {"sysctl"}),
         ({"hardening": {"extraPackages": ["htop"]}}, {"base_packages"}),
         ({"hardening": {"upgrades": {"autoReboot": True}}}, {"unattended_upgrades"}),
-        ({"access": {"adminCidrs": ["192.0.2.0/24"]}}, {"firewall_ufw"}),
+        ({"access": {"adminCidrs": ["192.0.2.0/24"]}}, {"firewall_ufw", "fail2ban"}),
         ({"access": {"adminKeys": [OTHER_KEY]}}, {"create_user"}),
         ({"access": {"sshPort": 2222}}, {"harden_ssh", "firewall_ufw", "fail2ban"}),
         ({"role": "host", "hardening": {"timeSync": {"servers": ["ntp.example.org"]}}}, {"time_sync"}),

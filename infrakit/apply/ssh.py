@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import select
 import socket
 import time
@@ -11,6 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
+
+# paramiko logs each failed handshake with a traceback from its transport thread; with no
+# handler configured, Python's last-resort handler printed those before infrakit's one-line
+# message. Infrakit reports every failure itself (SshError); INFRAKIT_SSH_DEBUG=1 keeps
+# paramiko's own log on stderr for debugging.
+if not os.environ.get("INFRAKIT_SSH_DEBUG"):
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    logging.getLogger("paramiko").propagate = False
 
 
 class SshError(Exception):
@@ -58,6 +68,20 @@ class Connection:
         self.sessions = 0
         self.bytes_uploaded = 0
         try:
+            self._connect(target)
+        except BaseException:
+            # A refused or failed login leaves paramiko's transport (socket + thread) open:
+            # close it, so no half-open connection outlives the attempt.
+            self.client.close()
+            raise
+        transport = self.client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(15)
+        _no_delay(transport.sock)
+        self.transport = transport
+
+    def _connect(self, target: Target) -> None:
+        try:
             self.client.connect(
                 target.host,
                 port=target.port,
@@ -72,15 +96,11 @@ class Connection:
         except paramiko.BadHostKeyException as exc:
             raise SshError(f"host key of {target.host} changed (known_hosts: {target.known_hosts}); "
                            "refusing to connect") from exc
-        except paramiko.AuthenticationException as exc:
-            raise SshError(f"{target.user}@{target.host}:{target.port}: authentication refused") from exc
-        except (OSError, paramiko.SSHException) as exc:
-            raise SshError(f"{target.user}@{target.host}:{target.port}: cannot connect ({exc})") from exc
-        transport = self.client.get_transport()
-        assert transport is not None
-        transport.set_keepalive(15)
-        _no_delay(transport.sock)
-        self.transport = transport
+        except paramiko.AuthenticationException:
+            raise SshError(f"{target.user}@{target.host}:{target.port}: authentication refused") from None
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise SshError(f"{target.user}@{target.host}:{target.port}: cannot connect ({reason})") from None
 
     def close(self) -> None:
         self.client.close()

@@ -15,9 +15,13 @@ step runner's state (step hashes, last apply) is visible to this process.
 Every probe interval a background thread runs all checks (each bounded by the check
 timeout) and collects unit states, disk use, package versions, the last apply and uptime;
 HTTP requests only ever read that snapshot, so a flood of requests never runs a check.
-Check results: OK, WARN, CRIT, UNKNOWN (Nagios codes 0-3) or SKIPPED (a systemd unit whose
-start condition is not met, e.g. chrony without CAP_SYS_TIME in a container: reported as
-such, never as active). http checks run through check_rpc.sh (same directory).
+Check results: OK, WARN, CRIT, UNKNOWN (Nagios codes 0-3) or SKIPPED. A systemd unit the plan
+wants running that is not running is CRIT, whatever systemd's condition fields say: SKIPPED
+is only an enabled, unmasked unit whose start conditions systemd evaluated during this boot
+and found unmet (e.g. chrony without CAP_SYS_TIME in a container). systemd also reports
+ConditionResult=no for every unit not started since boot (disabled, masked, never started),
+which is why ConditionResult alone is never trusted. http checks run through check_rpc.sh
+(same directory).
 """
 
 from __future__ import annotations
@@ -44,8 +48,12 @@ DEFAULT_CONFIG = "/etc/infrakit/monitoring.json"
 STATUSES = ("OK", "WARN", "CRIT", "UNKNOWN", "SKIPPED")
 CODES = {"OK": 0, "WARN": 1, "CRIT": 2, "UNKNOWN": 3}
 UNIT_STATES = ("active", "activating", "deactivating", "reloading", "inactive", "failed", "condition-skipped",
-               "not-found")
-UNIT_PROPERTIES = "Id,LoadState,ActiveState,SubState,ConditionResult,ActiveEnterTimestampMonotonic"
+               "masked", "disabled", "not-found")
+UNIT_PROPERTIES = ("Id,LoadState,ActiveState,SubState,ConditionResult,ConditionTimestampMonotonic,UnitFileState,"
+                   "ActiveEnterTimestampMonotonic")
+# Unit file states under which a unit starts at boot (or with what pulls it in).
+STARTS_AT_BOOT = {"enabled", "enabled-runtime", "static", "indirect", "generated", "alias", "linked", "linked-runtime",
+                  "transient", ""}
 SAFE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -167,12 +175,25 @@ def describe_conditions(conditions: Sequence[Sequence[Any]]) -> str:
 
 
 def unit_state(props: Mapping[str, str] | None) -> str:
+    """active, activating, ..., failed; `masked`/`disabled` for an inactive unit that will not
+    start; `condition-skipped` only when systemd tried to start the unit this boot and its
+    start condition said no (ConditionTimestampMonotonic set): a unit not started since boot
+    also reads ConditionResult=no."""
     if not props or props.get("LoadState") in {None, "not-found"}:
         return "not-found"
     active = props.get("ActiveState", "inactive")
-    if active == "inactive" and props.get("ConditionResult") == "no":
+    if active not in {"inactive", "failed"}:
+        return active
+    if props.get("LoadState") == "masked" or props.get("UnitFileState", "").startswith("masked"):
+        return "masked"
+    if active == "failed":
+        return "failed"
+    if props.get("UnitFileState", "") not in STARTS_AT_BOOT:
+        return "disabled"
+    evaluated = (props.get("ConditionTimestampMonotonic", "0") or "0") not in {"0", "n/a"}
+    if props.get("ConditionResult") == "no" and evaluated:
         return "condition-skipped"
-    return active
+    return "inactive"
 
 
 class Checker:
@@ -222,7 +243,9 @@ class Checker:
             return "WARN", f"{unit} is {state}"
         if state == "not-found":
             return "CRIT", f"{unit} does not exist"
-        return "CRIT", f"{unit} is {state}"
+        if state in {"masked", "disabled"}:
+            return "CRIT", f"{unit} is not running and is {state} (the plan wants it running)"
+        return "CRIT", f"{unit} is {state} (the plan wants it running)"
 
     # tcp -----------------------------------------------------------------------
     def tcp(self, check: Mapping[str, Any]) -> tuple[str, str]:

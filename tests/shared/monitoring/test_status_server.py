@@ -21,7 +21,8 @@ from tests.shared.monitoring.fakes import NodeState, node_handler, serve
 sys.path.insert(0, str(REPO / "shared" / "monitoring"))
 import status_server as ss
 
-CHRONY_SKIPPED = "Id=chrony.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nConditionResult=no\n"
+CHRONY_SKIPPED = ("Id=chrony.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nConditionResult=no\n"
+                  "ConditionTimestampMonotonic=2154220\nUnitFileState=enabled\n")
 SSH_ACTIVE = ("Id=ssh.service\nLoadState=loaded\nActiveState=active\nSubState=running\nConditionResult=yes\n"
               "ActiveEnterTimestampMonotonic=5000000\n")
 F2B_FAILED = "Id=fail2ban.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nConditionResult=yes\n"
@@ -110,6 +111,38 @@ def test_systemd_checks(tmp_path: Path) -> None:
     assert results["nope"].status == "CRIT" and "does not exist" in results["nope"].summary
     assert sum(1 for call in fake.calls if call[:2] == ["systemctl", "show"]) == 1, "one systemctl call per probe"
     assert ss.overall(results.values()) == "CRIT"
+
+
+F2B = "Id=fail2ban.service\nLoadState={load}\nActiveState={active}\nSubState={sub}\nConditionResult={cond}\n" \
+      "ConditionTimestampMonotonic={when}\nUnitFileState={file}\n"
+# How a service the plan wants running can be down, as `systemctl show` reports each one
+# (measured on Debian 12's systemd 252). Each must be CRIT, whatever the condition fields say.
+STOPPED = {
+    # systemctl disable + reboot: never started this boot, so ConditionResult reads "no"
+    "disabled and rebooted": dict(load="loaded", active="inactive", sub="dead", cond="no", when=0, file="disabled"),
+    "masked": dict(load="masked", active="inactive", sub="dead", cond="no", when=0, file="masked"),
+    "masked after running": dict(load="masked", active="inactive", sub="dead", cond="yes", when=5, file="masked"),
+    "failed": dict(load="loaded", active="failed", sub="failed", cond="yes", when=5, file="enabled"),
+    "killed": dict(load="loaded", active="inactive", sub="dead", cond="yes", when=5, file="enabled"),
+    "never started": dict(load="loaded", active="inactive", sub="dead", cond="no", when=0, file="enabled"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(STOPPED))
+def test_a_stopped_service_is_crit_whatever_its_condition_fields_say(tmp_path: Path, how: str) -> None:
+    """`systemctl disable fail2ban` + reboot once read SKIPPED and healthy: no alert was sent."""
+    config = ss.Config.load(str(write_config(tmp_path, [systemd("f2b", "fail2ban.service")])))
+    result = ss.Checker(config, runner=FakeSystemd(F2B.format(**STOPPED[how]))).run_all()[0]
+    assert result.status == "CRIT", f"{how}: {result.status} {result.summary}"
+    assert "plan wants it running" in result.summary
+    assert ss.overall([result]) == "CRIT"
+
+
+def test_only_a_condition_evaluated_this_boot_skips() -> None:
+    """chrony in a container: enabled, started at boot, its ConditionCapability said no."""
+    assert ss.unit_state(ss.parse_unit_blocks(CHRONY_SKIPPED)["chrony.service"]) == "condition-skipped"
+    never = CHRONY_SKIPPED.replace("ConditionTimestampMonotonic=2154220", "ConditionTimestampMonotonic=0")
+    assert ss.unit_state(ss.parse_unit_blocks(never)["chrony.service"]) == "inactive"
 
 
 def test_describe_conditions_prefers_the_failed_ones() -> None:

@@ -182,18 +182,20 @@ def unit_state(props: Mapping[str, str] | None) -> str:
     if not props or props.get("LoadState") in {None, "not-found"}:
         return "not-found"
     active = props.get("ActiveState", "inactive")
-    if active not in {"inactive", "failed"}:
-        return active
-    if props.get("LoadState") == "masked" or props.get("UnitFileState", "").startswith("masked"):
-        return "masked"
-    if active == "failed":
-        return "failed"
-    if props.get("UnitFileState", "") not in STARTS_AT_BOOT:
-        return "disabled"
     evaluated = (props.get("ConditionTimestampMonotonic", "0") or "0") not in {"0", "n/a"}
-    if props.get("ConditionResult") == "no" and evaluated:
-        return "condition-skipped"
-    return "inactive"
+    if active not in {"inactive", "failed"}:
+        state = active
+    elif props.get("LoadState") == "masked" or props.get("UnitFileState", "").startswith("masked"):
+        state = "masked"
+    elif active == "failed":
+        state = "failed"
+    elif props.get("UnitFileState", "") not in STARTS_AT_BOOT:
+        state = "disabled"
+    elif props.get("ConditionResult") == "no" and evaluated:
+        state = "condition-skipped"
+    else:
+        state = "inactive"
+    return state
 
 
 class Checker:

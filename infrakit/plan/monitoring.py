@@ -4,7 +4,7 @@ Runs after the chain adapter's steps (so a first converge does not alert on serv
 do not exist yet). The plan's health checks (base, adapter, stack `monitoring.checks`,
 web tier, and this tier's own) are written to /etc/infrakit/checks.json, which both the
 status server and the uptime probe read. The host-side code (status_server.py,
-check_rpc.sh, uptime_probe.sh and common.sh) ships as rendered files of the `monitoring`
+check_rpc.sh, uptime_probe.sh and the shell library modules they source) ships as rendered files of the `monitoring`
 step, so a code change moves that step's hash, and its digest is written into the status
 server's unit so the server restarts exactly when its code or config changed.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from collections.abc import Sequence
 
 from adapters.base import AdapterParts
@@ -20,7 +21,8 @@ from infrakit.config.errors import ConfigError
 from infrakit.config.loader import Stack
 from infrakit.config.monitoring import CheckConfig, MonitoringConfig
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
-from infrakit.plan.sources import source_path
+from infrakit.plan.sources import LIB_DIR as SOURCES_LIB_DIR
+from infrakit.plan.sources import source_bytes, sourced_files
 from infrakit.plan.templates import render
 
 MON_USER = "infrakit-mon"
@@ -39,11 +41,17 @@ NODE_EXPORTER_UNIT = "prometheus-node-exporter.service"
 PACKAGES = ("curl", "dbus", "jq", "openssl", "python3")
 # Reported on the status page besides the plan's packages (installed by their own steps).
 REPORTED_PACKAGES = ("fail2ban", "openssh-server", "systemd")
-TOOLS = (
-    ("common.sh", "shared/lib/common.sh", f"{LIB_DIR}/lib/common.sh", "0644"),
+_PROGRAMS = (
     ("status_server.py", "shared/monitoring/status_server.py", f"{TOOLS_DIR}/status_server.py", "0755"),
     ("check_rpc.sh", "shared/monitoring/check_rpc.sh", f"{TOOLS_DIR}/check_rpc.sh", "0755"),
     ("uptime_probe.sh", "shared/monitoring/uptime_probe.sh", f"{TOOLS_DIR}/uptime_probe.sh", "0755"),
+)
+# The library modules the shell tools source (`../lib/X.sh` from TOOLS_DIR), exactly those.
+_LIBRARY = sorted({lib for _, src, _, _ in _PROGRAMS if src.endswith(".sh")
+                   for lib in sourced_files(src) if lib.startswith(f"{SOURCES_LIB_DIR}/")})
+TOOLS = (
+    *((posixpath.basename(lib), lib, f"{LIB_DIR}/lib/{posixpath.basename(lib)}", "0644") for lib in _LIBRARY),
+    *_PROGRAMS,
 )
 
 
@@ -138,7 +146,7 @@ def monitoring_config(stack: Stack, checks: Sequence[HealthCheck], units: Sequen
 def monitoring_step(stack: Stack, checks: Sequence[HealthCheck], units: Sequence[str],
                     packages: Sequence[str], data_dirs: Sequence[str] = ()) -> Step:
     settings, checks_json = monitoring_config(stack, checks, units, packages, data_dirs)
-    tools = tuple(_file(name, dest, source_path(src).read_text(encoding="utf-8"), mode)
+    tools = tuple(_file(name, dest, source_bytes(src).decode("utf-8"), mode)
                   for name, src, dest, mode in TOOLS)
     return Step(
         name="monitoring",

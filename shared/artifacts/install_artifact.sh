@@ -31,8 +31,14 @@
 # Stdout: infrakit: artifact=NAME version=VERSION previous=PREVIOUS|-, then the step line.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/files.sh
+source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/apt.sh
+source "${IK_LIB}/apt.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/download.sh
+source "${IK_LIB}/download.sh"
 
 readonly MARKER=.infrakit-artifact
 

@@ -26,8 +26,12 @@
 # Stdout: infrakit: ufw added=<n> deleted=<n>, then the step line.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/files.sh
+source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/systemd.sh
+source "${IK_LIB}/systemd.sh"
 
 readonly UFW_DEFAULTS=/etc/default/ufw
 readonly UFW_SYSCTL=/etc/ufw/sysctl.conf

@@ -21,8 +21,12 @@
 # permitrootlogin is as asked, and reloads ssh only if something changed.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/files.sh
+source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/systemd.sh
+source "${IK_LIB}/systemd.sh"
 
 readonly SSHD_CONFIG=/etc/ssh/sshd_config
 readonly MODULI=/etc/ssh/moduli

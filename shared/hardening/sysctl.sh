@@ -19,8 +19,10 @@
 # the host kernel has them. A refused key is never reported as applied.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/files.sh
+source "${IK_LIB}/files.sh"
 
 readonly KEY_RE='^-?[a-z0-9_]+(\.[A-Za-z0-9_*:-]+)+$'
 

@@ -15,8 +15,14 @@
 # update would ever run; with upgrades disabled a masked timer is left alone).
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/files.sh
+source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/apt.sh
+source "${IK_LIB}/apt.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/systemd.sh
+source "${IK_LIB}/systemd.sh"
 
 readonly KEY='APT::Periodic::Unattended-Upgrade'
 

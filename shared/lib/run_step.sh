@@ -24,8 +24,10 @@
 IK_STEP="run_step"
 IK__SELF_DIR="${BASH_SOURCE[0]%/*}"
 [[ "${BASH_SOURCE[0]}" == */* ]] || IK__SELF_DIR=.
-# shellcheck source-path=SCRIPTDIR source=common.sh
-source "${IK__SELF_DIR}/common.sh"
+# shellcheck source-path=SCRIPTDIR source=core.sh
+source "${IK__SELF_DIR}/core.sh"
+# shellcheck source-path=SCRIPTDIR source=params.sh
+source "${IK_LIB}/params.sh"
 
 readonly IK__STEP_RE='^[a-z][a-z0-9_]{1,40}$'
 readonly IK__HASH_RE='^[0-9a-f]{32,128}$'

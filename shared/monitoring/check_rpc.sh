@@ -29,8 +29,8 @@
 # config on stdin, never on a command line. Changes nothing on the host.
 # Last stdout line: infrakit: step=check_rpc changed=0
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
 
 # shellcheck disable=SC2016  # jq code, expanded by jq, not by the shell
 readonly JQ_HELPERS='

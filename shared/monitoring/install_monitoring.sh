@@ -7,7 +7,8 @@
 #              (default: infrakit-mon; created without home or login shell)
 #   PACKAGES   packages the tools need (default: "curl dbus jq openssl python3")
 # Rendered files (files.tsv):
-#   common.sh, status_server.py, check_rpc.sh, uptime_probe.sh
+#   status_server.py, check_rpc.sh, uptime_probe.sh and the library modules
+#   the two scripts source (core.sh)
 #              -> /usr/local/lib/infrakit/{lib,monitoring}/ (root-owned)
 #   monitoring.json -> /etc/infrakit/monitoring.json (status server + probe settings)
 #   checks.json     -> /etc/infrakit/checks.json (the plan's health checks)
@@ -19,8 +20,12 @@
 # change.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/files.sh
+source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/apt.sh
+source "${IK_LIB}/apt.sh"
 
 ensure_user() {
   local user="$1"

@@ -25,8 +25,8 @@
 # infrakit-probe.timer.
 # Last stdout line: infrakit: step=uptime_probe changed=<0|1> (1 = a state changed)
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
 
 HERE="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 readonly HERE

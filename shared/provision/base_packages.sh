@@ -13,8 +13,10 @@
 # Debian 12, Ubuntu 22.04/24.04.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/apt.sh
+source "${IK_LIB}/apt.sh"
 
 wait_for_cloud_init() {
   local timeout="$1" rc=0

@@ -19,8 +19,12 @@
 # daemon-reload only when a file changed.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/files.sh
+source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/systemd.sh
+source "${IK_LIB}/systemd.sh"
 
 readonly UNIT_DIR=/etc/systemd/system
 readonly UNIT_NAME_RE='^[A-Za-z0-9_.:-]+(@[A-Za-z0-9_.:-]*)?\.(service|socket|timer|target|path|mount|slice)$'

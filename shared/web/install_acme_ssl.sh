@@ -14,8 +14,8 @@
 # after ISSUE_WAIT it fails with the server's recent log. Changes nothing.
 # Last stdout line: infrakit: step=<step> changed=0
 
-# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
 
 # The served certificate's text form for SNI $1 (empty if none).
 served() {

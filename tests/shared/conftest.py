@@ -1,4 +1,4 @@
-"""Fixtures for the shell primitives' tests: run bash snippets against common.sh, build
+"""Fixtures for the shell primitives' tests: run bash snippets against the shell library, build
 fake step directories and bundles in a temp dir. Nothing here touches the real system."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 LIB = REPO / "shared" / "lib"
-COMMON = LIB / "common.sh"
+# Every module of the library, core first (the others source it themselves).
+MODULES = (LIB / "core.sh", LIB / "files.sh", LIB / "apt.sh", LIB / "download.sh", LIB / "systemd.sh",
+           LIB / "params.sh")
 RUN_STEP = LIB / "run_step.sh"
 
 
@@ -42,14 +44,14 @@ BashRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def bash(tmp_path: Path) -> BashRunner:
-    """Run a bash snippet with common.sh sourced, as a script file named t_step.sh (so the
+    """Run a bash snippet with every library module sourced, as a script file named t_step.sh (so the
     step name is `t_step`). Returns the CompletedProcess (text mode)."""
 
     def run(snippet: str, *, stdin: str | None = None, env: dict[str, str] | None = None,
             timeout: float = 30) -> subprocess.CompletedProcess[str]:
         script = tmp_path / "t_step.sh"
-        script.write_text(f"#!/usr/bin/env bash\n# t_step.sh: a test script.\n#   FOO  an input\n\n"
-                          f"source {shlex.quote(str(COMMON))}\n{snippet}\n")
+        script.write_text("#!/usr/bin/env bash\n# t_step.sh: a test script.\n#   FOO  an input\n\n"
+                          + "".join(f"source {shlex.quote(str(m))}\n" for m in MODULES) + f"{snippet}\n")
         return subprocess.run(
             ["bash", str(script)], input=stdin if stdin is not None else "", capture_output=True, text=True,
             cwd=tmp_path, env=clean_env(tmp_path, **(env or {})), timeout=timeout, check=False,

@@ -22,7 +22,7 @@ SECRET = "hunter2-secret-value"
 
 PROBE = """#!/usr/bin/env bash
 # probe.sh: prints what the runner gave it.
-source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/common.sh"
+source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
 printf 'param=%s\\n' "${GREETING:-}"
 printf 'step=%s dir=%s bundle=%s client=%s\\n' "$IK_STEP" "${IK_STEP_DIR##*/}" "${IK_BUNDLE##*/}" "$IK_SSH_CLIENT"
 token="${TOKEN:-}"; printf 'secret_len=%s\\n' "${#token}"

@@ -13,7 +13,7 @@ from tests.shared.conftest import REPO, clean_env
 
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 SCRIPTS = sorted(p for top in ("shared", "adapters") for p in (REPO / top).rglob("*.sh"))
-LIBRARY = {REPO / "shared/lib/common.sh"}
+LIBRARY = {p for p in (REPO / "shared/lib").glob("*.sh") if p.name != "run_step.sh"}
 PRIMITIVES = [p for p in SCRIPTS if p not in LIBRARY and p.name != "run_step.sh"]
 
 
@@ -49,11 +49,14 @@ def test_help_prints_inputs_and_exits_0(script: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("script", PRIMITIVES, ids=_id)
 def test_primitive_structure(script: Path) -> None:
-    """The conventions every primitive follows: strict mode via common.sh, main "$@",
+    """The conventions every primitive follows: strict mode via core.sh (sourced first), main "$@",
     ik_done at the end, every required input documented in the header."""
     text = script.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
-    assert re.search(r"^# shellcheck source-path=SCRIPTDIR source=\S*lib/common\.sh$", text, re.M)
+    first_source = re.search(r"^source .*$", text, re.M)
+    assert first_source and first_source.group(0).endswith('/lib/core.sh"'), (
+        f"{_id(script)}: source core.sh first, then the modules you call (shared/README.md)")
+    assert re.search(r"^# shellcheck source-path=SCRIPTDIR source=\S*lib/core\.sh$", text, re.M)
     assert text.rstrip().endswith('main "$@"')
     assert "ik_done" in text and "ik_args" in text
     assert "eval " not in text, "no eval in a root-run script"

@@ -24,8 +24,10 @@
 # system accounts without a login shell or home; other users are never touched.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/files.sh
+source "${IK_LIB}/files.sh"
 
 readonly USER_RE='^eth-[a-z]{2,20}$'
 

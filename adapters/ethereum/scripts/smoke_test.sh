@@ -23,8 +23,10 @@
 #         cl_health=<http code> mev=<ok|-> validator=<state>, then the step line.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/systemd.sh
+source "${IK_LIB}/systemd.sh"
 
 REPLY_BODY=""
 

@@ -28,7 +28,7 @@ def test_bundle_layout_per_step() -> None:
         assert planned.step.script in entries, "the script itself ships"
         manifest = entries[f"{base}/files.tsv"][0].decode().splitlines()
         assert len(manifest) == len(planned.step.files)
-    assert "shared/lib/run_step.sh" in entries and "shared/lib/common.sh" in entries
+    assert "shared/lib/run_step.sh" in entries and "shared/lib/core.sh" in entries
     assert not any(name.endswith(".j2") for name in entries), "templates are rendered before shipping"
 
 

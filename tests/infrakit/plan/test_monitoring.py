@@ -74,9 +74,11 @@ def test_host_tools_ship_as_files_so_code_changes_move_the_hash(stack_values: St
     for name, source in (("status_server.py", "shared/monitoring/status_server.py"),
                          ("check_rpc.sh", "shared/monitoring/check_rpc.sh"),
                          ("uptime_probe.sh", "shared/monitoring/uptime_probe.sh"),
-                         ("common.sh", "shared/lib/common.sh")):
+                         ("core.sh", "shared/lib/core.sh")):
         assert shipped[name].content == source_path(source).read_text(), name
-    assert shipped["check_rpc.sh"].mode == "0755" and shipped["common.sh"].dest.endswith("/lib/common.sh")
+    assert shipped["check_rpc.sh"].mode == "0755" and shipped["core.sh"].dest.endswith("/lib/core.sh")
+    # only the library modules the host-side shell tools source
+    assert not {"common.sh", "files.sh", "apt.sh", "systemd.sh", "params.sh"} & set(shipped)
 
 
 def test_status_unit_restarts_when_code_or_config_changes(stack_values: StackFactory) -> None:

@@ -1,4 +1,4 @@
-"""Bash-level tests of shared/lib/common.sh, run locally in a temp dir (no root-only effects).
+"""Bash-level tests of the shell library (shared/lib/*.sh), run locally in a temp dir (no root-only effects).
 
 The library decides whether a host "changed", whether a bad input stops a step, and
 whether a secret can leak; each test names the property it protects.

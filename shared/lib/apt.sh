@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+#
+# apt.sh: install Debian packages that are missing (lock wait, bounded retries).
+# Part of the InfraKit shell library (shared/lib/, never run directly). It sources
+# core.sh itself; a script sources only the modules whose functions it calls, so
+# a step's hash covers exactly those (infrakit/plan/sources.py). API: shared/README.md.
+
+# shellcheck source-path=SCRIPTDIR source=core.sh
+source "${BASH_SOURCE[0]%/*}/core.sh"
+
+[[ -n "${IK__APT_LOADED:-}" ]] && return 0
+IK__APT_LOADED=1
+
+readonly IK__PKG_RE='^[a-z0-9][a-z0-9+.-]+$'
+# Result of ik__missing_pkgs (no subshell).
+IK__NAMES=()
+
+ik_pkg_installed() {
+  local status
+  status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" || return 1
+  [[ "${status}" == ?i* ]]
+}
+
+# ik__missing_pkgs PKG...: set the array IK__NAMES to the PKGs that dpkg does not list as
+# installed, with one dpkg-query for all of them.
+ik__missing_pkgs() {
+  local name status
+  local -A installed=()
+  IK__NAMES=()
+  (($#)) || return 0
+  while IFS=' ' read -r name status; do
+    [[ "${status}" == ?i* ]] && installed[${name}]=1
+  done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null || true)
+  for name in "$@"; do
+    [[ -n "${installed[${name}]:-}" ]] || IK__NAMES+=("${name}")
+  done
+  return 0
+}
+
+ik__apt_lists_fresh() {
+  local stamp
+  compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || return 1
+  for stamp in "${IK_STATE_DIR}/apt-update.stamp" /var/lib/apt/periodic/update-success-stamp; do
+    [[ -f "${stamp}" && -n "$(find "${stamp}" -mmin -60 2>/dev/null)" ]] && return 0
+  done
+  return 1
+}
+
+ik__apt_update() {
+  local timeout="$1" deadline
+  deadline=$((SECONDS + timeout))
+  until apt-get -q -o "DPkg::Lock::Timeout=${timeout}" -o Acquire::Retries=3 update >&2; do
+    ((SECONDS < deadline)) || ik_die "apt-get update failed"
+    ik_warn "apt-get update failed; retrying in 10 s"
+    sleep 10
+  done
+  install -d -m 0755 -- "${IK_STATE_DIR}"
+  touch -- "${IK_STATE_DIR}/apt-update.stamp"
+}
+
+ik__apt_get_install() {
+  local timeout="$1"
+  shift
+  apt-get -y -q --no-install-recommends \
+    -o "DPkg::Lock::Timeout=${timeout}" -o Dpkg::Use-Pty=0 \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    install -- "$@" >&2
+}
+
+# ik_apt_install PKG...: install the packages that are not installed yet.
+ik_apt_install() {
+  local timeout="${APT_LOCK_TIMEOUT:-600}" pkg updated=0
+  local -a missing=()
+  [[ "${timeout}" =~ ^[0-9]+$ ]] || ik_die "APT_LOCK_TIMEOUT='${timeout}' is not a number of seconds"
+  for pkg in "$@"; do
+    [[ "${pkg}" =~ ${IK__PKG_RE} ]] || ik_die "bad package name '${pkg}'"
+  done
+  ik__missing_pkgs "$@"
+  missing=("${IK__NAMES[@]}")
+  ((${#missing[@]})) || return 0
+  ik_log "installing: ${missing[*]}"
+  if ! ik__apt_lists_fresh; then
+    ik__apt_update "${timeout}"
+    updated=1
+  fi
+  if ! ik__apt_get_install "${timeout}" "${missing[@]}"; then
+    ((updated)) && ik_die "apt-get install failed: ${missing[*]}"
+    ik_warn "apt-get install failed with package lists less than 1 h old; updating and retrying once"
+    ik__apt_update "${timeout}"
+    ik__apt_get_install "${timeout}" "${missing[@]}" || ik_die "apt-get install failed: ${missing[*]}"
+  fi
+  ik__missing_pkgs "${missing[@]}"
+  ((${#IK__NAMES[@]} == 0)) \
+    || ik_die "package(s) ${IK__NAMES[*]} still not installed after apt-get install"
+  ik_changed
+}

@@ -12,6 +12,7 @@ import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from infrakit.apply.ssh import Connection, SshError, Target
 from infrakit.plan.bundle import (
@@ -70,6 +71,22 @@ Printer = Callable[[str], None]
 
 def _default_printer(line: str) -> None:
     print(line, flush=True)
+
+
+class StepEvents(Protocol):
+    """What a progress display needs beside the text stream (`say`): where each step starts and ends."""
+
+    def step_started(self, planned: PlannedStep) -> None: ...
+
+    def step_finished(self, planned: PlannedStep, report: StepReport) -> None: ...
+
+
+class NoEvents:
+    def step_started(self, planned: PlannedStep) -> None:
+        pass
+
+    def step_finished(self, planned: PlannedStep, report: StepReport) -> None:
+        pass
 
 
 def remote_hashes(conn: Connection, sudo: bool) -> dict[str, str]:
@@ -139,8 +156,11 @@ def run_step(conn: Connection, planned: PlannedStep, sudo: bool, secrets: Mappin
 
 def apply_plan(plan: HostPlan, target: Target, secrets: Mapping[str, str], *, changed_only: bool = False,
                only: set[str] | None = None, say: Printer = _default_printer,
-               step_timeout: float = 3600.0) -> ApplyReport:
-    """Converge the host at `target` with `plan`. Never raises for a failing step: see report."""
+               step_timeout: float = 3600.0, events: StepEvents | None = None) -> ApplyReport:
+    """Converge the host at `target` with `plan`. Never raises for a failing step: see report.
+
+    `say` gets every line (step output prefixed `  [step] `); `events` where steps start and end."""
+    events = events or NoEvents()
     if plan.blockers:
         raise ApplyError("the plan cannot be applied yet:\n  " + "\n  ".join(plan.blockers))
     needed = {key for p in plan.steps for key in p.step.secrets.values()}
@@ -157,11 +177,16 @@ def apply_plan(plan: HostPlan, target: Target, secrets: Mapping[str, str], *, ch
                              upload_seconds=time.monotonic() - t0)
         for planned in plan.steps:
             name = planned.step.name
-            if (only and name not in only) or applied.get(name) == planned.hash:
+            if only and name not in only:
+                continue  # not part of this run: not reported either
+            if applied.get(name) == planned.hash:
                 report.steps.append(StepReport(name, "skipped", False, 0.0))
+                events.step_finished(planned, report.steps[-1])
                 continue
             say(f"==> {name}: {planned.step.description}")
+            events.step_started(planned)
             step_report = run_step(conn, planned, sudo, secrets, say, step_timeout)
+            events.step_finished(planned, step_report)
             report.steps.append(step_report)
             if step_report.status != "ok":
                 break

@@ -1,0 +1,146 @@
+"""The operator's CLI on a real lab host, run as an operator runs it (a subprocess, no TTY):
+a cold converge prints one screen, the full log is in a file, a failing step shows its tail,
+and the `lab` stack is used against this host with --host/--admin-cidr only (no edited file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from infrakit.lab.host import LabHost, ensure_host_packages
+from infrakit.plan.sources import PROJECT_ROOT
+from tests.e2e.conftest import ADMIN_KEY, require_root
+
+pytestmark = pytest.mark.lab
+
+HOST_NAME = os.environ.get("INFRAKIT_E2E_CLI_HOST", "cli1")
+SCREEN = 24  # lines of a classic terminal: a cold converge must fit
+PLAN_STEPS = 12
+
+
+@dataclass
+class CliHost:
+    host: LabHost
+    admin_key: Path
+    known_hosts: Path
+    tmp: Path
+
+    def infrakit(self, *args: str, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "infrakit", *args]
+        env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "FORCE_COLOR"}}
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, env=env,
+                                check=False)
+        assert not check or result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    @property
+    def overrides(self) -> list[str]:
+        return ["--host", self.host.address, "--admin-cidr", f"{self.host.host_side_address}/32"]
+
+    def apply(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.infrakit("apply", "lab", *self.overrides, "-i", str(self.admin_key), "--known-hosts",
+                             str(self.known_hosts), *extra)
+
+
+@pytest.fixture(scope="module")
+def cli_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliHost]:
+    require_root()
+    ensure_host_packages()
+    stale = LabHost.get(HOST_NAME)
+    if stale:
+        stale.down()
+    host = LabHost.up(HOST_NAME)
+    tmp = tmp_path_factory.mktemp(f"cli-{HOST_NAME}")
+    admin_key = tmp / "admin_ed25519"
+    shutil.copy(ADMIN_KEY, admin_key)
+    admin_key.chmod(0o600)  # OpenSSH refuses a readable key (infrakit ssh uses it)
+    try:
+        yield CliHost(host, admin_key, tmp / "known_hosts", tmp)
+    finally:
+        host.down()
+
+
+@pytest.fixture(scope="module")
+def cold(cli_host: CliHost) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    report = cli_host.tmp / "cold.json"
+    result = cli_host.apply("--bootstrap-user", "root", "--bootstrap-identity", str(cli_host.host.ssh_key_path),
+                            "--json", str(report))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, json.loads(report.read_text())
+
+
+def test_a_cold_converge_prints_one_screen(cold: tuple[subprocess.CompletedProcess[str], dict[str, object]]) -> None:
+    """It printed ~470-630 lines (mostly apt) before: nobody read the one line that mattered."""
+    result, _ = cold
+    lines = result.stdout.splitlines()
+    print(f"cold converge: {len(lines)} lines on stdout, {len(result.stderr.splitlines())} on stderr")
+    assert len(lines) <= SCREEN, result.stdout
+    assert result.stderr == ""
+    assert "Setting up" not in result.stdout and "Unpacking" not in result.stdout, "apt output belongs in the log"
+    step_lines = [line for line in lines if line.startswith("✓ ")]
+    assert len(step_lines) == 2 + PLAN_STEPS, "one line per step and phase"
+    assert lines[-2].startswith(f"ok: lab converged: {PLAN_STEPS} steps, {PLAN_STEPS} changed (2 during the bootstrap)")
+
+
+def test_the_full_log_is_in_the_printed_file(cold: tuple[subprocess.CompletedProcess[str], dict[str, object]]) -> None:
+    result, report = cold
+    first = result.stdout.splitlines()[0]
+    log = Path(first.rsplit("full log: ", 1)[1])
+    assert str(log) == report["log_file"]
+    text = log.read_text()
+    assert "Setting up" in text, "apt's output is kept in the log"
+    assert "infrakit: step=monitoring_units changed=1" in text
+    assert log.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_json_covers_the_whole_run(cold: tuple[subprocess.CompletedProcess[str], dict[str, object]]) -> None:
+    _, report = cold
+    assert [p["phase"] for p in report["phases"]] == ["bootstrap", "converge"]  # type: ignore[index,union-attr]
+    assert [(c["purpose"], c["outcome"]) for c in report["connections"]] == [  # type: ignore[index,union-attr]
+        ("probe", "refused"), ("bootstrap", "ok"), ("converge", "ok")]
+    steps = {s["name"]: s for s in report["steps"]}  # type: ignore[union-attr,index]
+    assert steps["base_packages"]["changed"] is True, "changed in the bootstrap: changed in this run"
+
+
+def test_the_printed_login_works(cli_host: CliHost,
+                                 cold: tuple[subprocess.CompletedProcess[str], dict[str, object]]) -> None:
+    """The demo used to print three SSH commands of which only the last worked."""
+    result, _ = cold
+    logins = [line for line in result.stdout.splitlines() if " ssh " in line]
+    assert len(logins) == 1, logins
+    command = logins[0].split("log in: ", 1)[1]
+    done = subprocess.run([*command.split(), "-o", "BatchMode=yes", "true"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_second_apply_changes_nothing(cli_host: CliHost, cold: object) -> None:
+    result = cli_host.apply()
+    assert result.returncode == 0, result.stdout
+    assert f"{PLAN_STEPS} steps, 0 changed, {PLAN_STEPS} unchanged" in result.stdout
+
+
+def test_a_failing_step_shows_its_tail(cli_host: CliHost, cold: object) -> None:
+    """The lock-out guard refuses a firewall without our own address: the operator sees why."""
+    result = cli_host.infrakit("apply", "lab", "--host", cli_host.host.address, "--admin-cidr", "192.0.2.0/24",
+                               "-i", str(cli_host.admin_key), "--known-hosts", str(cli_host.known_hosts))
+    assert result.returncode == 1
+    assert "✗ firewall_ufw" in result.stdout
+    assert "--- last " in result.stdout and "lines of firewall_ufw" in result.stdout
+    assert "ERROR" in result.stdout.split("lines of firewall_ufw", 1)[1]
+    assert "FAILED: lab at step firewall_ufw" in result.stdout
+
+
+def test_verbose_streams_everything(cli_host: CliHost, cold: object) -> None:
+    result = cli_host.apply("--verbose")
+    assert result.returncode == 0
+    assert "  [harden_ssh] infrakit: step=harden_ssh changed=0" in result.stdout

@@ -30,7 +30,7 @@ main() {
   if ! .venv/bin/python -c "import sys; from infrakit_lab.host import LabHost; h = LabHost.get('${HOST}'); \
 sys.exit(0 if h and h.is_running else 1)"; then
     # (its root login is only for the bootstrap: not printed, it is refused once hardened)
-    "${lab}" up --name "${HOST}" > /dev/null
+    "${lab}" up --name "${HOST}" >/dev/null
     # a new lab host has new host keys: forget the old ones (lab known_hosts only)
     rm -f "${known}"
   fi

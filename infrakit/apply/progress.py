@@ -55,8 +55,15 @@ def result_text(report: StepReport) -> tuple[str, str, str]:
 
 def step_line(name: str, description: str, report: StepReport) -> Text:
     mark, word, style = result_text(report)
-    return Text.assemble((mark, style), " ", f"{name:<{NAME_WIDTH}}", " ", (f"{word:<11}", style),
-                         f"{report.seconds:>6.1f}s  ", (description, "dim"))
+    return Text.assemble(
+        (mark, style),
+        " ",
+        f"{name:<{NAME_WIDTH}}",
+        " ",
+        (f"{word:<11}", style),
+        f"{report.seconds:>6.1f}s  ",
+        (description, "dim"),
+    )
 
 
 class Presenter:
@@ -75,13 +82,19 @@ class Presenter:
     # -- context: the live display exists only on a terminal and only while applying ----------
     def __enter__(self) -> Presenter:
         if self.console.is_terminal and not self.verbose:
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                      console=self.console, transient=True)
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
             self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -133,8 +146,7 @@ class Presenter:
         """The last lines of the current section (a failing step, the bundle install), in full."""
         if self.verbose or not self._tail:
             return
-        self._print(f"--- last {len(self._tail)} lines of {self._section} (full log: {self.log.name}) ---",
-                    full=True)
+        self._print(f"--- last {len(self._tail)} lines of {self._section} (full log: {self.log.name}) ---", full=True)
         for line in self._tail:
             self._print(line, full=True)
         self._print("---", full=True)

@@ -49,8 +49,12 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return (self.error is None and bool(self.phases) and self.phases[-1].name == "converge"
-                and all(p.report.ok for p in self.phases))
+        return (
+            self.error is None
+            and bool(self.phases)
+            and self.phases[-1].name == "converge"
+            and all(p.report.ok for p in self.phases)
+        )
 
     def steps(self) -> list[MergedStep]:
         merged: dict[str, MergedStep] = {}
@@ -88,16 +92,20 @@ class RunReport:
         in_bootstrap = [s for s in changed if "bootstrap" in s.phases]
         uploaded = sum(c.bytes_uploaded for c in self.connections)
         sessions = sum(c.ssh_sessions for c in self.connections)
-        facts = (f"{len(steps)} steps, {len(changed)} changed"
-                 + (f" ({len(in_bootstrap)} during the bootstrap)" if in_bootstrap else "")
-                 + f", {len(steps) - len(changed)} unchanged in {self.total_seconds:.1f} s; "
-                 f"{len(self.connections)} SSH connection{'s' if len(self.connections) != 1 else ''}, "
-                 f"{sessions} sessions, {uploaded / 1000:.0f} kB uploaded")
+        facts = (
+            f"{len(steps)} steps, {len(changed)} changed"
+            + (f" ({len(in_bootstrap)} during the bootstrap)" if in_bootstrap else "")
+            + f", {len(steps) - len(changed)} unchanged in {self.total_seconds:.1f} s; "
+            f"{len(self.connections)} SSH connection{'s' if len(self.connections) != 1 else ''}, "
+            f"{sessions} sessions, {uploaded / 1000:.0f} kB uploaded"
+        )
         if self.ok:
             return f"ok: {self.stack} converged: {facts}"
         failed = self.failed()
         if failed:
             why = "connection cut" if failed.status == "cut" else f"exit code {failed.exit_code}"
-            return (f"FAILED: {self.stack} at step {failed.name} ({why}); later steps did not run. "
-                    f"Re-run to converge. Log: {self.log_file}")
+            return (
+                f"FAILED: {self.stack} at step {failed.name} ({why}); later steps did not run. "
+                f"Re-run to converge. Log: {self.log_file}"
+            )
         return f"FAILED: {self.stack}: {self.error or 'did not converge'}. Log: {self.log_file}"

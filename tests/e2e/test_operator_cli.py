@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from infrakit.lab.host import LabHost, ensure_host_packages
 from infrakit.plan.sources import PROJECT_ROOT
+from infrakit_lab.host import LabHost, ensure_host_packages
 from tests.e2e.conftest import ADMIN_KEY, require_root
 
 pytestmark = pytest.mark.lab
@@ -37,8 +37,9 @@ class CliHost:
     def infrakit(self, *args: str, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "infrakit", *args]
         env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "FORCE_COLOR"}}
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, env=env,
-                                check=False)
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, env=env, check=False
+        )
         assert not check or result.returncode == 0, result.stdout + result.stderr
         return result
 
@@ -47,8 +48,9 @@ class CliHost:
         return ["--host", self.host.address, "--admin-cidr", f"{self.host.host_side_address}/32"]
 
     def apply(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        return self.infrakit("apply", "lab", *self.overrides, "-i", str(self.admin_key), "--known-hosts",
-                             str(self.known_hosts), *extra)
+        return self.infrakit(
+            "apply", "lab", *self.overrides, "-i", str(self.admin_key), "--known-hosts", str(self.known_hosts), *extra
+        )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +74,9 @@ def cli_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliHost]:
 @pytest.fixture(scope="module")
 def cold(cli_host: CliHost) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     report = cli_host.tmp / "cold.json"
-    result = cli_host.apply("--bootstrap-user", "root", "--bootstrap-identity", str(cli_host.host.ssh_key_path),
-                            "--json", str(report))
+    result = cli_host.apply(
+        "--bootstrap-user", "root", "--bootstrap-identity", str(cli_host.host.ssh_key_path), "--json", str(report)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result, json.loads(report.read_text())
 
@@ -106,20 +109,25 @@ def test_the_json_covers_the_whole_run(cold: tuple[subprocess.CompletedProcess[s
     _, report = cold
     assert [p["phase"] for p in report["phases"]] == ["bootstrap", "converge"]  # type: ignore[index,union-attr]
     assert [(c["purpose"], c["outcome"]) for c in report["connections"]] == [  # type: ignore[index,union-attr]
-        ("probe", "refused"), ("bootstrap", "ok"), ("converge", "ok")]
+        ("probe", "refused"),
+        ("bootstrap", "ok"),
+        ("converge", "ok"),
+    ]
     steps = {s["name"]: s for s in report["steps"]}  # type: ignore[union-attr,index]
     assert steps["base_packages"]["changed"] is True, "changed in the bootstrap: changed in this run"
 
 
-def test_the_printed_login_works(cli_host: CliHost,
-                                 cold: tuple[subprocess.CompletedProcess[str], dict[str, object]]) -> None:
+def test_the_printed_login_works(
+    cli_host: CliHost, cold: tuple[subprocess.CompletedProcess[str], dict[str, object]]
+) -> None:
     """The demo used to print three SSH commands of which only the last worked."""
     result, _ = cold
     logins = [line for line in result.stdout.splitlines() if " ssh " in line]
     assert len(logins) == 1, logins
     command = logins[0].split("log in: ", 1)[1]
-    done = subprocess.run([*command.split(), "-o", "BatchMode=yes", "true"], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [*command.split(), "-o", "BatchMode=yes", "true"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -131,8 +139,18 @@ def test_a_second_apply_changes_nothing(cli_host: CliHost, cold: object) -> None
 
 def test_a_failing_step_shows_its_tail(cli_host: CliHost, cold: object) -> None:
     """The lock-out guard refuses a firewall without our own address: the operator sees why."""
-    result = cli_host.infrakit("apply", "lab", "--host", cli_host.host.address, "--admin-cidr", "192.0.2.0/24",
-                               "-i", str(cli_host.admin_key), "--known-hosts", str(cli_host.known_hosts))
+    result = cli_host.infrakit(
+        "apply",
+        "lab",
+        "--host",
+        cli_host.host.address,
+        "--admin-cidr",
+        "192.0.2.0/24",
+        "-i",
+        str(cli_host.admin_key),
+        "--known-hosts",
+        str(cli_host.known_hosts),
+    )
     assert result.returncode == 1
     assert "✗ firewall_ufw" in result.stdout
     assert "--- last " in result.stdout and "lines of firewall_ufw" in result.stdout

@@ -16,8 +16,9 @@ PLAN = build_plan(load_stack("lab"))
 FIRST, SECOND = PLAN.steps[0], PLAN.steps[1]
 
 
-def run_two_steps(tmp_path: Path, *, verbose: bool = False, terminal: bool = False,
-                  fail_second: bool = False) -> tuple[str, str]:
+def run_two_steps(
+    tmp_path: Path, *, verbose: bool = False, terminal: bool = False, fail_second: bool = False
+) -> tuple[str, str]:
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=terminal, width=80, color_system=None)
     log_path = tmp_path / "apply.log"
@@ -28,8 +29,9 @@ def run_two_steps(tmp_path: Path, *, verbose: bool = False, terminal: bool = Fal
             view.step_started(planned)
             for i in range(60):
                 view.say(f"  [{planned.step.name}] apt line {i} " + "x" * 100)
-            view.step_finished(planned, StepReport(planned.step.name, status, status == "ok", 1.25,
-                                                   0 if status == "ok" else 100))
+            view.step_finished(
+                planned, StepReport(planned.step.name, status, status == "ok", 1.25, 0 if status == "ok" else 100)
+            )
     return screen.getvalue(), log_path.read_text()
 
 

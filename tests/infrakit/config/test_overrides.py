@@ -37,5 +37,6 @@ def test_login_command_is_the_one_that_works() -> None:
     target = Target("10.199.42.2", "ops", 2222, identity=None)
     assert login_command(target) == "ssh -p 2222 -o StrictHostKeyChecking=yes ops@10.199.42.2"
     target = Target("10.199.42.2", "ops", 22, Path("/k/admin key"), Path("/s/known_hosts"))
-    assert login_command(target) == ("ssh -i '/k/admin key' -o UserKnownHostsFile=/s/known_hosts "
-                                     "-o StrictHostKeyChecking=yes ops@10.199.42.2")
+    assert login_command(target) == (
+        "ssh -i '/k/admin key' -o UserKnownHostsFile=/s/known_hosts -o StrictHostKeyChecking=yes ops@10.199.42.2"
+    )

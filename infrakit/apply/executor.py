@@ -24,6 +24,7 @@ from infrakit.plan.bundle import (
     step_command,
     tarball,
 )
+from infrakit.plan.firewall import lockout_problem
 from infrakit.plan.model import HostPlan, PlannedStep
 
 DONE_RE = re.compile(r"^infrakit: step=(?P<step>[a-z0-9_]+) changed=(?P<changed>[01])$")
@@ -103,6 +104,24 @@ def remote_hashes(conn: Connection, sudo: bool) -> dict[str, str]:
     return applied
 
 
+CLIENT_PREFIX = "infrakit-client-address: "
+
+
+def preflight(conn: Connection, plan: HostPlan) -> None:
+    """Refuse, before anything changes the host, a plan whose firewall would lock out the
+    address this connection comes from (as the host sees it: SSH_CLIENT)."""
+    seen: list[str] = []
+
+    def keep(stream: str, line: str) -> None:
+        if stream == "stdout" and line.startswith(CLIENT_PREFIX):
+            seen.append(line.removeprefix(CLIENT_PREFIX).strip())
+
+    conn.run(f"printf '{CLIENT_PREFIX}%s\\n' \"${{SSH_CLIENT%% *}}\"", on_line=keep)
+    problem = lockout_problem(plan, seen[0] if seen else "")
+    if problem:
+        raise ApplyError(f"refused before the first step: {problem}")
+
+
 def upload_bundle(conn: Connection, plan: HostPlan, sudo: bool, say: Printer,
                   list_applied: bool = False) -> tuple[str, dict[str, str]]:
     """Upload and install the bundle; with list_applied, in the same session, also read the
@@ -171,6 +190,7 @@ def apply_plan(plan: HostPlan, target: Target, secrets: Mapping[str, str], *, ch
     sudo = target.user != "root"
     with Connection(target) as conn:
         say(f"connected to {target.user}@{target.host}:{target.port}")
+        preflight(conn, plan)
         t0 = time.monotonic()
         digest, applied = upload_bundle(conn, plan, sudo, say, list_applied=changed_only)
         report = ApplyReport(plan.stack, f"{target.user}@{target.host}", digest[:16],

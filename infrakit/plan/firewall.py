@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from infrakit.plan.model import OpenPort
+from infrakit.plan.model import HostPlan, OpenPort
 
 WORLD = ("0.0.0.0/0", "::/0")
 
@@ -27,3 +28,30 @@ def inbound_rules(ssh_port: int, admin_cidrs: Iterable[str], ports: Iterable[Ope
     rules = [InboundRule("tcp", ssh_port, tuple(admin_cidrs), "ssh admin")]
     rules += [InboundRule(p.protocol, p.port, WORLD, p.purpose) for p in ports if p.exposure == "public"]
     return rules
+
+
+FIREWALL_STEP = "firewall_ufw"
+
+
+def lockout_problem(plan: HostPlan, client: str) -> str | None:
+    """Why applying `plan` from `client` (the address the host sees, SSH_CLIENT) would lock
+    the operator out, or None. The firewall step's own guard refuses the same, but only when
+    it runs: by then earlier steps (sshd, sysctl) have changed the host, so every control
+    plane checks this before its first step."""
+    firewall = next((p.step for p in plan.steps if p.step.name == FIREWALL_STEP), None)
+    if firewall is None or not client:
+        return None
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return f"the host reports this connection as coming from {client!r}, which is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    cidrs = firewall.params["ADMIN_CIDRS"].split()
+    if any(ip in ipaddress.ip_network(cidr) for cidr in cidrs if ipaddress.ip_network(cidr).version == ip.version):
+        return None
+    return (
+        f"this apply comes from {ip}, which is in none of access.adminCidrs ({', '.join(cidrs)}): "
+        f"its firewall would lock the operator out of SSH on port {firewall.params['SSH_PORT']}. "
+        "Nothing was changed; add this address to access.adminCidrs or apply from inside them"
+    )

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from infrakit.apply import executor
 from infrakit.apply.cli import parse_host
 from infrakit.apply.executor import APPLIED_RE, DONE_RE, ApplyError, apply_plan
-from infrakit.apply.ssh import Target
+from infrakit.apply.ssh import Result, Target
 from infrakit.config import RawConfig, load, load_stack
 from infrakit.plan import build_plan
 from infrakit.plan.bundle import APPLIED_PREFIX, STATE_DIR, install_command, list_applied_script
+from infrakit.plan.firewall import lockout_problem
 from tests.conftest import StackFactory
 
 NOWHERE = Target("192.0.2.1", "ops")  # TEST-NET-1: never contacted, refusals come first
@@ -63,3 +66,55 @@ def test_applied_hashes_listed_with_the_bundle_install(tmp_path: Path) -> None:
     assert parsed == {"harden_ssh": "ab" * 16, "sysctl": "cd" * 16}
     assert APPLIED_PREFIX in install_command("/tmp/b.tgz", "ab" * 32, sudo=True, list_applied=True)
     assert APPLIED_PREFIX not in install_command("/tmp/b.tgz", "ab" * 32, sudo=True), "Pulumi's command unchanged"
+
+
+class FakeConnection:
+    """Stands in for ssh.Connection: the host sees the connection coming from `client`;
+    records every command, and fails the test if anything but the preflight runs."""
+
+    def __init__(self, client: str) -> None:
+        self.client = client
+        self.commands: list[str] = []
+
+    def __call__(self, target: Target) -> FakeConnection:
+        return self
+
+    def __enter__(self) -> FakeConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+    def run(self, command: str, stdin: str = "", on_line: Any = None, timeout: float = 0.0) -> Result:
+        self.commands.append(command)
+        assert "SSH_CLIENT" in command, f"ran {command!r} before the lock-out preflight refused"
+        if on_line:
+            on_line("stdout", f"infrakit-client-address: {self.client}")
+        return Result(0, 0.0, "")
+
+    def upload(self, data: bytes, remote_path: str) -> None:
+        raise AssertionError("uploaded before the lock-out preflight refused")
+
+
+@pytest.mark.parametrize("client", ["192.0.2.77", "::ffff:192.0.2.77", "2001:db8:1::5"])
+def test_a_plan_that_would_lock_the_operator_out_is_refused_before_any_step(
+    stack_values: StackFactory, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    """On a fresh host the sshd and sysctl steps ran before the firewall step's own guard
+    refused the rule set: the host was half changed. The preflight refuses first."""
+    plan = build_plan(load(RawConfig("s", stack_values())))
+    fake = FakeConnection(client)
+    monkeypatch.setattr(executor, "Connection", fake)
+    with pytest.raises(
+        ApplyError, match=r"refused before the first step: this apply comes from (192\.0\.2\.77|2001:db8)"
+    ):
+        apply_plan(plan, NOWHERE, {})
+    assert len(fake.commands) == 1
+
+
+@pytest.mark.parametrize("client", ["198.51.100.9", "::ffff:198.51.100.9", "2001:db8:42::9"])
+def test_an_operator_inside_the_admin_cidrs_passes_the_preflight(stack_values: StackFactory, client: str) -> None:
+    plan = build_plan(load(RawConfig("s", stack_values())))
+    assert lockout_problem(plan, client) is None
+    assert lockout_problem(plan, "") is None, "no address reported: the step's own guard decides"
+    assert "not an IP address" in (lockout_problem(plan, "nonsense") or "")

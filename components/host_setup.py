@@ -1,9 +1,9 @@
-"""Apply a host plan over SSH: one bundle upload, then one remote Command per step.
+"""Apply a host plan over SSH: the host (pinned, identified), the bundle, one resource per step.
 
-Each step's `triggers` is its hash, so a `pulumi up` re-runs exactly the steps whose
-script, parameters or files changed. Commands carry only step names and hashes; secrets
-go on stdin, the stdin and the output of secret steps are stored as secrets, and their
-output is not logged.
+Each step is a `Step` resource (components/remote/) keyed by its hash: a `pulumi up` re-runs
+exactly the steps whose script, parameters, files or secret inputs changed, and every step
+when the machine behind the address changed. Commands carry only step names and hashes;
+secrets go on stdin and stay secret in state; a failing step's output is redacted.
 """
 
 from __future__ import annotations
@@ -12,34 +12,20 @@ import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pulumi
-from pulumi_command import remote
 
-from infrakit.plan.bundle import bundle_entries, install_command, sha256, step_command, tarball
+from components.remote.resources import Bundle, Host, Step
+from infrakit.plan.bundle import bundle_entries, sha256, tarball
 from infrakit.plan.model import HostPlan, PlannedStep
 from infrakit.plan.sources import PROJECT_ROOT
 
 BUNDLE_CACHE = PROJECT_ROOT / ".infrakit" / "bundles"
-# A fresh cloud server needs time before sshd and the admin user exist: ~10 minutes.
-DIAL_ERROR_LIMIT = 40
-PER_DIAL_TIMEOUT = 15
-
-
-def connection_args(address: pulumi.Input[str], user: str, port: int,
-                    private_key: pulumi.Output[str] | None) -> remote.ConnectionArgs:
-    return remote.ConnectionArgs(
-        host=address,
-        user=user,
-        port=port,
-        private_key=private_key,
-        dial_error_limit=DIAL_ERROR_LIMIT,
-        per_dial_timeout=PER_DIAL_TIMEOUT,
-    )
 
 
 def write_bundle(plan: HostPlan) -> tuple[Path, str]:
-    """The deterministic tarball on disk (Pulumi uploads files, not bytes)."""
+    """The deterministic tarball on disk (the provider uploads it when the host lacks it)."""
     data = tarball(bundle_entries(plan))
     digest = sha256(data)
     BUNDLE_CACHE.mkdir(parents=True, exist_ok=True)
@@ -51,12 +37,28 @@ def write_bundle(plan: HostPlan) -> tuple[Path, str]:
     mine = re.compile(rf"{re.escape(plan.stack)}-[0-9a-f]{{16}}\.tgz")  # not another stack's with this prefix
     for old in BUNDLE_CACHE.iterdir():
         if old != path and mine.fullmatch(old.name):
-            old.unlink(missing_ok=True)  # Pulumi keeps the asset's hash, not the file
+            old.unlink(missing_ok=True)
     return path, digest
 
 
+def step_stdin(planned: PlannedStep, secrets: Mapping[str, pulumi.Output[str]]) -> pulumi.Output[str] | str:
+    """NAME=value lines for the step's secrets (a secret Output), or "" for a step without any."""
+    step = planned.step
+    if not step.secrets:
+        return ""
+    missing = sorted(set(step.secrets.values()) - set(secrets))
+    if missing:
+        raise ValueError(f"step {step.name} needs secret(s) {missing} that the stack does not set")
+    names = sorted(step.secrets)
+
+    def lines(values: list[str]) -> str:
+        return "".join(f"{n}={v}\n" for n, v in zip(names, values, strict=True))
+
+    return pulumi.Output.secret(pulumi.Output.all(*[secrets[step.secrets[n]] for n in names]).apply(lines))
+
+
 class HostSetup(pulumi.ComponentResource):
-    """Upload the bundle, then run the plan's steps in order."""
+    """Identify the host, install the bundle, then run the plan's steps in order."""
 
     step_hashes: dict[str, str]
 
@@ -64,68 +66,35 @@ class HostSetup(pulumi.ComponentResource):
         self,
         name: str,
         plan: HostPlan,
-        connection: remote.ConnectionArgs,
-        sudo: bool,
+        access: pulumi.Input[dict[str, Any]],
+        private_key: pulumi.Input[str],
+        server_id: pulumi.Input[str],
         secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("infrakit:host:HostSetup", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
         path, digest = write_bundle(plan)
         self.bundle_digest = digest
-        remote_tar = f"/tmp/infrakit-bundle-{digest[:16]}.tgz"
-        upload = remote.CopyToRemote(
-            f"{name}-bundle-upload",
-            connection=connection,
-            source=pulumi.FileAsset(str(path)),
-            remote_path=remote_tar,
-            triggers=[digest],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        previous: pulumi.Resource = remote.Command(
-            f"{name}-bundle-install",
-            connection=connection,
-            create=install_command(remote_tar, digest, sudo),
-            triggers=[digest],
-            add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[upload]),
-        )
-        self.commands: dict[str, remote.Command] = {}
+        self.host = Host(f"{name}-host", access, private_key, server_id, child)
+        # Every later connection must show the key pinned in the stack or recorded by Host.
+        pinned = pulumi.Output.all(pulumi.Output.from_input(access), self.host.seenHostKey).apply(
+            lambda a: {**a[0], "hostKey": a[0].get("hostKey") or a[1] or ""})
+        machine = self.host.machineId
+        previous: pulumi.Resource = Bundle(f"{name}-bundle", pinned, private_key, machine, digest, str(path),
+                                           pulumi.ResourceOptions(parent=self, depends_on=[self.host]))
+        self.bundle = previous
+        self.steps: dict[str, Step] = {}
         for planned in plan.steps:
-            previous = self._step(name, planned, connection, sudo, secrets, previous)
+            step = Step(f"{name}-{planned.step.name}", stack=plan.stack, step=planned.step.name,
+                        step_hash=planned.hash, access=pinned, private_key=private_key, machine_id=machine,
+                        stdin=step_stdin(planned, secrets),
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]))
+            self.steps[planned.step.name] = step
+            previous = step
         self.step_hashes = {p.step.name: p.hash for p in plan.steps}
         self.register_outputs({"stepHashes": self.step_hashes, "bundleDigest": digest})
 
-    def _step(self, name: str, planned: PlannedStep, connection: remote.ConnectionArgs, sudo: bool,
-              secrets: Mapping[str, pulumi.Output[str]], previous: pulumi.Resource) -> remote.Command:
-        step = planned.step
-        triggers: list[pulumi.Input[str]] = [planned.hash]
-        stdin: pulumi.Output[str] | None = None
-        if step.secrets:
-            missing = sorted(set(step.secrets.values()) - set(secrets))
-            if missing:
-                raise ValueError(f"step {step.name} needs secret(s) {missing} that the stack does not set")
-            env_names = sorted(step.secrets)
 
-            def env_lines(values: list[str], names: list[str] = env_names) -> str:
-                return "".join(f"{n}={v}\n" for n, v in zip(names, values, strict=True))
-
-            values = pulumi.Output.all(*[secrets[step.secrets[e]] for e in env_names])
-            stdin = pulumi.Output.secret(values.apply(env_lines))
-            # A changed secret value re-runs the step; the digest itself stays a secret.
-            triggers.append(pulumi.Output.secret(stdin.apply(lambda s: hashlib.sha256(s.encode()).hexdigest())))
-        command = remote.Command(
-            f"{name}-{step.name}",
-            connection=connection,
-            create=step_command(planned, sudo),
-            triggers=triggers,
-            stdin=stdin,
-            add_previous_output_in_env=False,
-            logging=remote.Logging.NONE if step.secrets else remote.Logging.STDOUT_AND_STDERR,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[previous],
-                additional_secret_outputs=["stdout", "stderr", "stdin"] if step.secrets else None,
-            ),
-        )
-        self.commands[step.name] = command
-        return command
+def secret_digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -6,9 +6,9 @@ import pulumi
 
 from components.existing_host import ExistingHost
 from components.hcloud_host import HcloudHost
-from components.host_setup import HostSetup, connection_args
+from components.host_setup import HostSetup
 from infrakit.config.loader import Stack
-from infrakit.config.models import HcloudTarget
+from infrakit.config.models import ExistingTarget, HcloudTarget
 from infrakit.plan.model import HostPlan
 
 
@@ -28,10 +28,17 @@ class ChainNode(pulumi.ComponentResource):
         secrets = {key: pulumi_config.require_secret(key) for key in stack.secrets}
         private_key = secrets.pop("sshPrivateKey", None)
         user = config.ssh_user
-        connection = connection_args(self.host.address, user, config.access.ssh_port, private_key)
-        depends = [self.host]
-        self.setup = HostSetup(f"{name}-setup", plan, connection, sudo=user != "root", secrets=secrets,
-                               opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+        target = config.host
+        bootstrap = (target.bootstrap_user or "") if isinstance(target, ExistingTarget) else ""
+        host_key = (target.host_key or "") if isinstance(target, ExistingTarget) else ""
+        port_number = config.access.ssh_port
+        access = self.host.address.apply(lambda address: {
+            "host": address, "port": port_number, "user": user, "bootstrapUser": bootstrap, "hostKey": host_key,
+        })
+        # A replaced cloud server is a new machine: its id re-runs every step.
+        server_id = self.host.server.id if isinstance(self.host, HcloudHost) else ""
+        self.setup = HostSetup(f"{name}-setup", plan, access, private_key or "", server_id, secrets,
+                               opts=pulumi.ResourceOptions(parent=self, depends_on=[self.host]))
         self.address = self.host.address
         port = "" if config.access.ssh_port == 22 else f" -p {config.access.ssh_port}"
         self.ssh_command = self.address.apply(lambda a: f"ssh{port} {user}@{a}")

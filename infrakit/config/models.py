@@ -8,6 +8,7 @@ Chain-specific validation (roles, networks, chain settings) lives in the adapter
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from typing import Annotated, Literal
@@ -74,6 +75,26 @@ def _unix_name(value: str) -> str:
     return value
 
 
+HOST_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa")
+
+
+def _host_key(value: str) -> str:
+    """A pinned SSH host key: "type base64" as in known_hosts or /etc/ssh/ssh_host_*_key.pub."""
+    parts = value.split()
+    expected = "expected the host's public key as 'ssh-ed25519 AAAA...' (from ssh-keyscan or " \
+               "/etc/ssh/ssh_host_ed25519_key.pub, checked out of band)"
+    if len(parts) not in (2, 3) or parts[0] not in HOST_KEY_TYPES:
+        raise ValueError(expected)
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        raise ValueError(expected) from None
+    length = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else 0
+    if blob[4:4 + length] != parts[0].encode():
+        raise ValueError(f"{expected}: the key data is not a {parts[0]} key")
+    return f"{parts[0]} {parts[1]}"
+
+
 def _login_name(value: str) -> str:
     if not NAME_RE.fullmatch(value):
         raise ValueError("expected a lower-case Unix user name such as ops or root")
@@ -82,6 +103,7 @@ def _login_name(value: str) -> str:
 
 Cidr = Annotated[str, AfterValidator(_cidr)]
 LoginName = Annotated[str, AfterValidator(_login_name)]
+HostKey = Annotated[str, AfterValidator(_host_key)]
 HostAddress = Annotated[str, AfterValidator(values.host_name_or_address)]
 SshPublicKey = Annotated[str, AfterValidator(_ssh_public_key)]
 UnixName = Annotated[str, AfterValidator(_unix_name)]
@@ -142,6 +164,12 @@ class ExistingTarget(Model):
     address: HostAddress
     user: LoginName | None = None
     protection: bool | None = None
+    # Pin the host's SSH key; unset, the key seen on first use is recorded in Pulumi state
+    # (and must match on every later connection).
+    host_key: HostKey | None = None
+    # Log in as this user (typically root) while the admin user does not exist yet: the first
+    # converge of a server that so far only has root. Only after the admin login is refused.
+    bootstrap_user: LoginName | None = None
 
 
 HostTarget = Annotated[HcloudTarget | ExistingTarget, Field(discriminator="target")]

@@ -1,0 +1,1 @@
+"""Remote resources (host, bundle, steps) as Pulumi dynamic providers over pooled SSH."""

@@ -1,0 +1,219 @@
+"""SSH for the step provider: one pooled connection per host, host keys pinned, bootstrap login.
+
+The provider process lives for one `pulumi preview/up/refresh`; every resource of a host
+shares one connection (each step is a new channel on it), so a cold converge dials once and
+a no-op `pulumi up` does not dial at all.
+
+Host keys: a key pinned in the stack (`host.hostKey`) or recorded in state on first use must
+match, or the connection stops with a message saying what to do. Nothing is written to any
+known_hosts file.
+
+Bootstrap: a host whose admin user does not exist yet (first converge of an existing server)
+is reached as `bootstrapUser` (typically root) after the admin login is refused; the first
+refused login is the only failed attempt, never a retry loop that fail2ban could count.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import hashlib
+import io
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import paramiko
+
+CONNECT_TIMEOUT = 15.0
+# A fresh cloud server needs time before sshd answers: dial (not login) retries, bounded.
+DIAL_ATTEMPTS = 40
+DIAL_PAUSE = 15.0
+
+
+class RemoteError(Exception):
+    """A failure the operator must see as one clean line (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Access:
+    host: str
+    port: int
+    user: str
+    bootstrap_user: str = ""
+    host_key: str = ""  # "ssh-ed25519 AAAA..." pinned; "" = trust on first use, recorded in state
+    private_key: str = ""  # PEM/OpenSSH text; "" = the SSH agent
+    dial_attempts: int = DIAL_ATTEMPTS
+
+    @property
+    def label(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+def key_text(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.get_base64()}"
+
+
+def fingerprint(text: str) -> str:
+    """OpenSSH-style SHA256 fingerprint of a "type base64" public key."""
+    blob = base64.b64decode(text.split()[1])
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+class _Pinned(paramiko.MissingHostKeyPolicy):
+    """Accept only the pinned key (or, with none pinned, record the one offered)."""
+
+    def __init__(self, access: Access) -> None:
+        self.access = access
+        self.seen = ""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        offered = key_text(key)
+        self.seen = offered
+        pinned = self.access.host_key
+        if pinned and pinned.split()[:2] != offered.split()[:2]:
+            raise RemoteError(
+                f"host key of {self.access.host}:{self.access.port} is {fingerprint(offered)}, "
+                f"expected {fingerprint(pinned)}: refusing to connect. If the host was rebuilt, "
+                "check the new key out of band, then set infrakit:host.hostKey (or, for a key "
+                "recorded on first use, run `pulumi up --refresh` after `pulumi state` review)")
+
+
+def _load_key(text: str) -> paramiko.PKey:
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return kind.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError):
+            continue
+    raise RemoteError("infrakit:sshPrivateKey is not an OpenSSH/PEM private key paramiko can read")
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clients: dict[tuple[str, int, str, str], tuple[paramiko.SSHClient, str, str]] = {}
+
+    def get(self, access: Access) -> tuple[paramiko.SSHClient, str, str]:
+        """(client, login user, offered host key) for access, dialling once per process."""
+        key = (access.host, access.port, access.user, hashlib.sha256(access.private_key.encode()).hexdigest())
+        with self.lock:
+            found = self.clients.get(key)
+            if found and (transport := found[0].get_transport()) is not None and transport.is_active():
+                return found
+            made = _connect(access)
+            self.clients[key] = made
+            return made
+
+    def close_all(self) -> None:
+        with self.lock:
+            for client, _, _ in self.clients.values():
+                client.close()
+            self.clients.clear()
+
+
+POOL = _Pool()
+atexit.register(POOL.close_all)
+
+
+def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
+    pkey = _load_key(access.private_key) if access.private_key else None
+    for attempt in range(1, max(access.dial_attempts, 1) + 1):
+        client = paramiko.SSHClient()
+        policy = _Pinned(access)
+        client.set_missing_host_key_policy(policy)
+        try:
+            client.connect(access.host, port=access.port, username=user, pkey=pkey,
+                           allow_agent=pkey is None, look_for_keys=False, timeout=CONNECT_TIMEOUT,
+                           banner_timeout=CONNECT_TIMEOUT, auth_timeout=CONNECT_TIMEOUT)
+        except paramiko.AuthenticationException:
+            client.close()
+            raise
+        except RemoteError:
+            client.close()
+            raise
+        except (OSError, paramiko.SSHException) as exc:
+            client.close()
+            if attempt >= access.dial_attempts:
+                raise RemoteError(f"{user}@{access.host}:{access.port}: cannot connect after "
+                                  f"{attempt} attempt(s) ({exc})") from None
+            time.sleep(DIAL_PAUSE)
+            continue
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(15)
+        sock = transport.sock
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return client, policy.seen
+    raise RemoteError(f"{user}@{access.host}:{access.port}: cannot connect")  # pragma: no cover
+
+
+def _connect(access: Access) -> tuple[paramiko.SSHClient, str, str]:
+    try:
+        client, seen = _dial(access, access.user)
+        return client, access.user, seen
+    except paramiko.AuthenticationException:
+        if not access.bootstrap_user or access.bootstrap_user == access.user:
+            raise RemoteError(f"{access.label}: login refused (key not accepted)") from None
+    try:
+        client, seen = _dial(access, access.bootstrap_user)
+    except paramiko.AuthenticationException:
+        raise RemoteError(f"{access.label}: login refused, and as bootstrap user "
+                          f"{access.bootstrap_user} too") from None
+    return client, access.bootstrap_user, seen
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    output: str  # stdout and stderr, interleaved as received
+    seconds: float
+
+
+def run(access: Access, command: str, *, stdin: str = "", as_root: bool = True,
+        timeout: float = 3600.0) -> Outcome:
+    """Run `command` (as root: via `sudo -n` when logged in as another user)."""
+    client, user, _ = POOL.get(access)
+    if as_root and user != "root":
+        command = f"sudo -n {command}"
+    start = time.monotonic()
+    transport = client.get_transport()
+    if transport is None:
+        raise RemoteError(f"{access.label}: connection lost")
+    try:
+        channel = transport.open_session()
+        channel.set_combine_stderr(True)
+        channel.settimeout(timeout)
+        channel.exec_command(command)
+        if stdin:
+            channel.sendall(stdin.encode())
+        channel.shutdown_write()
+        chunks = []
+        while True:
+            data = channel.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+        code = channel.recv_exit_status()
+    except (OSError, paramiko.SSHException) as exc:
+        raise RemoteError(f"{access.label}: connection cut while running a command ({exc})") from None
+    return Outcome(code, b"".join(chunks).decode(errors="replace"), time.monotonic() - start)
+
+
+def upload(access: Access, data: bytes, remote_path: str) -> None:
+    client, _, _ = POOL.get(access)
+    try:
+        with client.open_sftp() as sftp, sftp.open(remote_path, "wb") as handle:
+            sftp.chmod(remote_path, 0o600)
+            handle.write(data)
+    except (OSError, paramiko.SSHException) as exc:
+        raise RemoteError(f"{access.label}: upload to {remote_path} failed ({exc})") from None
+
+
+def offered_host_key(access: Access) -> str:
+    return POOL.get(access)[2]
+
+
+def login_user(access: Access) -> str:
+    return POOL.get(access)[1]

@@ -19,6 +19,8 @@ from infrakit.plan.sources import PROJECT_ROOT
 
 PROGRAM = PROJECT_ROOT / "__main__.py"
 FAKE_IPV4 = "192.0.2.10"
+FAKE_MACHINE_ID = "0123456789abcdef0123456789abcdef"
+FAKE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockHostKeyMockHostKeyMockHostKeyMock"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker for a secret value on the wire
 
 
@@ -55,6 +57,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "hcloud:index/primaryIp:PrimaryIp":
             outputs["ipAddress"] = FAKE_IPV4
+        if args.typ.endswith("dynamic/infrakit:Host"):  # what HostProvider.create records
+            outputs.update(machineId=FAKE_MACHINE_ID, seenHostKey=FAKE_HOST_KEY, loginUser="ops")
         return str(next(self.ids)), outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -75,8 +79,13 @@ class Evaluation:
     namespace: dict[str, Any]
 
     @property
-    def commands(self) -> list[Recorded]:
-        return self.mocks.of_type("remote:Command")
+    def steps(self) -> list[Recorded]:
+        """The plan's Step resources (components/remote/), in registration (= plan) order."""
+        return self.mocks.of_type("dynamic/infrakit:Step")
+
+    def one(self, suffix: str) -> Recorded:
+        (found,) = self.mocks.of_type(suffix)
+        return found
 
 
 def evaluate(stack: str, values: dict[str, Any], secrets: dict[str, str] | None = None,

@@ -11,7 +11,7 @@ from components import host_setup
 from infrakit.config import list_stacks, load_stack, read_stack_file
 from infrakit.plan import build_plan
 from tests.conftest import StackFactory, load_values
-from tests.pulumi_mocks import Evaluation, evaluate
+from tests.pulumi_mocks import FAKE_HOST_KEY, FAKE_MACHINE_ID, Evaluation, evaluate
 
 SECRET = "https://hooks.example.invalid/very-secret-token-5f2c"
 
@@ -39,9 +39,9 @@ def test_every_stack_file_evaluates(name: str) -> None:
     must too, unless the plan has blockers (then it must refuse before creating anything)."""
     plan = build_plan(load_stack(name))
     result = evaluate(name, dict(read_stack_file(name).values), preview=True)
-    assert len(result.commands) == len(plan.steps) + 1, "one command per step plus the bundle install"
+    assert len(result.steps) == len(plan.steps), "one Step resource per plan step"
     if not plan.blockers:
-        assert len(evaluate(name, dict(read_stack_file(name).values)).commands) == len(plan.steps) + 1
+        assert len(evaluate(name, dict(read_stack_file(name).values)).steps) == len(plan.steps)
         return
     with pytest.raises(Exception, match="the plan cannot be applied yet") as info:
         evaluate(name, dict(read_stack_file(name).values))
@@ -91,42 +91,61 @@ def test_server_uses_the_stable_primary_ip_and_firewall(stack_values: StackFacto
     assert "ops" in server.inputs["userData"] and "NOPASSWD" in server.inputs["userData"]
 
 
-def test_one_command_per_step_with_hash_trigger_in_order(stack_values: StackFactory,
-                                                         captured_opts: dict[str, pulumi.ResourceOptions]) -> None:
-    """Triggers = step hash is what makes an unchanged step not run again."""
+def test_one_step_resource_per_step_keyed_by_its_hash_in_order(
+        stack_values: StackFactory, captured_opts: dict[str, pulumi.ResourceOptions]) -> None:
+    """The step hash is what makes an unchanged step not run again; the order is the plan's."""
     result = run(stack_values)
     plan = build_plan(load_values(stack_values(), stack="test-node"))
-    by_name = {c.name: c for c in result.commands}
-    previous = "test-node-setup-bundle-install"
+    by_name = {s.name: s for s in result.steps}
+    previous = "test-node-setup-bundle"
     for planned in plan.steps:
         name = f"test-node-setup-{planned.step.name}"
-        command = by_name[name]
-        assert command.inputs["triggers"] == [planned.hash]
-        assert planned.hash in command.inputs["create"]
-        assert command.inputs["connection"]["user"] == "ops"
-        assert command.inputs["connection"]["dialErrorLimit"] >= 20, "fresh servers need dial retries"
+        step = by_name[name]
+        assert step.inputs["hash"] == planned.hash and step.inputs["step"] == planned.step.name
+        assert step.inputs["access"]["user"] == "ops"
         deps = [d._name for d in captured_opts[name].depends_on]
         assert deps == [previous], f"{name} must run right after {previous}"
         previous = name
+    assert [s.inputs["step"] for s in result.steps] == [p.step.name for p in plan.steps]
 
 
-def test_no_secret_in_any_command_string(stack_values: StackFactory) -> None:
-    """Command lines show up in `ps`, logs and plaintext state; secrets go on stdin only."""
-    result = run(stack_values, secrets={"alertWebhookUrl": SECRET})
-    for command in result.commands:
-        assert SECRET not in command.inputs["create"], command.name
-        assert SECRET not in str(command.inputs.get("triggers")), command.name
+def test_steps_follow_the_host_machine_and_the_bundle_digest(stack_values: StackFactory) -> None:
+    """A replaced server (new id) is a new machine: every step takes the Host's machine id."""
+    result = run(stack_values)
+    host = result.one("dynamic/infrakit:Host")
+    bundle = result.one("dynamic/infrakit:Bundle")
+    assert host.inputs["serverId"], "an hcloud host is identified by its server id"
+    assert len(bundle.inputs["digest"]) == 64
+    for step in [bundle, *result.steps]:
+        assert step.inputs["machineId"] == FAKE_MACHINE_ID, step.name
+        assert step.inputs["access"]["hostKey"] == FAKE_HOST_KEY, f"{step.name} must pin the recorded host key"
+
+
+def test_no_secret_in_any_plain_input(stack_values: StackFactory) -> None:
+    """Only stdin (and the SSH key) carry secrets, and both are stored encrypted in state."""
+    result = run(stack_values, secrets={"alertWebhookUrl": SECRET, "sshPrivateKey": "PRIVATE-KEY-TEXT"})
+    for resource in result.mocks.resources:
+        for key, value in resource.raw_inputs.items():
+            if key in {"stdin", "privateKey"} and SECRET_IN(value):
+                assert resource.is_secret(key), f"{resource.name}.{key} must be a secret"
+            elif key not in {"stdin", "privateKey"}:
+                assert SECRET not in str(value) and "PRIVATE-KEY-TEXT" not in str(value), \
+                    f"{resource.name}.{key} leaks a secret"
     node_env = result.mocks.named("test-node-setup-node_env")
     assert node_env.inputs["stdin"] == f"ALERT_WEBHOOK_URL={SECRET}\n"
     assert node_env.is_secret("stdin"), "stdin must be stored encrypted in state"
-    assert node_env.inputs["logging"] == "none", "a step fed secrets must not log its output"
+    assert result.one("dynamic/infrakit:Host").is_secret("privateKey")
+
+
+def SECRET_IN(value: Any) -> bool:  # noqa: N802 (reads as a predicate on the secrets above)
+    return SECRET in str(value) or "PRIVATE-KEY-TEXT" in str(value)
 
 
 def test_existing_host_creates_no_cloud_resources() -> None:
     result = evaluate("hardened-existing", dict(read_stack_file("hardened-existing").values))
     assert not [r for r in result.mocks.resources if r.typ.startswith("hcloud:")]
-    command = result.commands[0]
-    assert command.inputs["connection"]["host"] == "203.0.113.10"
+    assert result.steps[0].inputs["access"]["host"] == "203.0.113.10"
+    assert result.one("dynamic/infrakit:Host").inputs["serverId"] == ""
 
 
 def test_bad_config_stops_the_program_cleanly(stack_values: StackFactory) -> None:

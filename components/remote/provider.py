@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.runtime.rpc import UNKNOWN
 
 from components.remote import session
 from components.remote.session import Access, RemoteError
@@ -64,7 +65,10 @@ def _redact(text: str, secrets: str) -> str:
 
 
 def _changed(olds: Mapping[str, Any], news: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
-    return [k for k in keys if olds.get(k) != news.get(k)]
+    """The keys whose value differs. A machine id not known yet (a preview while the Host
+    updates its connection) is not a change: an update with a different machine fails in
+    Host.update, and a replaced server shows as the Host's own replacement."""
+    return [k for k in keys if olds.get(k) != news.get(k) and not (k == "machineId" and news.get(k) == UNKNOWN)]
 
 
 def _log_path(stack: str, name: str) -> Path:

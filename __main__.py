@@ -26,6 +26,8 @@ if plan.blockers:
 node = ChainNode(stack.name, stack, plan)
 pulumi.export("address", node.address)
 pulumi.export("sshCommand", node.ssh_command)
+# The host key pinned in the stack or recorded on first contact (for known_hosts).
+pulumi.export("hostKey", node.setup.host.seenHostKey)
 pulumi.export("stepHashes", node.setup.step_hashes)
 pulumi.export("openPorts", node.open_ports)
 pulumi.export("planHash", plan.plan_hash)

@@ -79,17 +79,32 @@ class HostSetup(pulumi.ComponentResource):
         self.host = Host(f"{name}-host", access, private_key, server_id, child)
         # Every later connection must show the key pinned in the stack or recorded by Host.
         pinned = pulumi.Output.all(pulumi.Output.from_input(access), self.host.seenHostKey).apply(
-            lambda a: {**a[0], "hostKey": a[0].get("hostKey") or a[1] or ""})
+            lambda a: {**a[0], "hostKey": a[0].get("hostKey") or a[1] or ""}
+        )
         machine = self.host.machineId
-        previous: pulumi.Resource = Bundle(f"{name}-bundle", pinned, private_key, machine, digest, str(path),
-                                           pulumi.ResourceOptions(parent=self, depends_on=[self.host]))
+        previous: pulumi.Resource = Bundle(
+            f"{name}-bundle",
+            pinned,
+            private_key,
+            machine,
+            digest,
+            str(path),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.host]),
+        )
         self.bundle = previous
         self.steps: dict[str, Step] = {}
         for planned in plan.steps:
-            step = Step(f"{name}-{planned.step.name}", stack=plan.stack, step=planned.step.name,
-                        step_hash=planned.hash, access=pinned, private_key=private_key, machine_id=machine,
-                        stdin=step_stdin(planned, secrets),
-                        opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]))
+            step = Step(
+                f"{name}-{planned.step.name}",
+                stack=plan.stack,
+                step=planned.step.name,
+                step_hash=planned.hash,
+                access=pinned,
+                private_key=private_key,
+                machine_id=machine,
+                stdin=step_stdin(planned, secrets),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+            )
             self.steps[planned.step.name] = step
             previous = step
         self.step_hashes = {p.step.name: p.hash for p in plan.steps}

@@ -32,22 +32,37 @@ class ChainNode(pulumi.ComponentResource):
         bootstrap = (target.bootstrap_user or "") if isinstance(target, ExistingTarget) else ""
         host_key = (target.host_key or "") if isinstance(target, ExistingTarget) else ""
         port_number = config.access.ssh_port
-        access = self.host.address.apply(lambda address: {
-            "host": address, "port": port_number, "user": user, "bootstrapUser": bootstrap, "hostKey": host_key,
-        })
+        access = self.host.address.apply(
+            lambda address: {
+                "host": address,
+                "port": port_number,
+                "user": user,
+                "bootstrapUser": bootstrap,
+                "hostKey": host_key,
+            }
+        )
         # A replaced cloud server is a new machine: its id re-runs every step.
         server_id = self.host.server.id if isinstance(self.host, HcloudHost) else ""
-        self.setup = HostSetup(f"{name}-setup", plan, access, private_key or "", server_id, secrets,
-                               opts=pulumi.ResourceOptions(parent=self, depends_on=[self.host]))
+        self.setup = HostSetup(
+            f"{name}-setup",
+            plan,
+            access,
+            private_key or "",
+            server_id,
+            secrets,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.host]),
+        )
         self.address = self.host.address
         port = "" if config.access.ssh_port == 22 else f" -p {config.access.ssh_port}"
         self.ssh_command = self.address.apply(lambda a: f"ssh{port} {user}@{a}")
         self.open_ports = [f"{plan.ssh_port}/tcp ssh (admin CIDRs)"] + [
             f"{p.port}/{p.protocol} {p.purpose} ({p.exposure})" for p in plan.ports
         ]
-        self.register_outputs({
-            "address": self.address,
-            "sshCommand": self.ssh_command,
-            "stepHashes": self.setup.step_hashes,
-            "openPorts": self.open_ports,
-        })
+        self.register_outputs(
+            {
+                "address": self.address,
+                "sshCommand": self.ssh_command,
+                "stepHashes": self.setup.step_hashes,
+                "openPorts": self.open_ports,
+            }
+        )

@@ -28,9 +28,12 @@ readonly CLI_PKG=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 readonly SDK_MOD=github.com/pulumi/pulumi/sdk/v3
 
 log() { printf 'infrakit engine: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
 
-version_ge() {  # version_ge A B: A >= B (dotted numbers)
+version_ge() { # version_ge A B: A >= B (dotted numbers)
   [[ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" == "$2" ]]
 }
 
@@ -58,7 +61,7 @@ ambient_engine() {
   return 0
 }
 
-build_engine() {  # build_engine ROOT DEST
+build_engine() { # build_engine ROOT DEST
   local root="$1" dest="$2" tmp sdk_dir start
   command -v go >/dev/null || die "Go is needed to build the Pulumi CLI (go1.26+); none on PATH"
   tmp="$(mktemp -d "${dest}.tmp.XXXXXX")"
@@ -77,7 +80,7 @@ build_engine() {  # build_engine ROOT DEST
   install -m 0755 "${sdk_dir}/python/cmd/pulumi-language-python-exec" "${tmp}/bin/pulumi-language-python-exec"
   install -m 0755 "${sdk_dir}/python/dist/pulumi-resource-pulumi-python" "${tmp}/bin/pulumi-resource-pulumi-python"
   install -m 0755 "${root}/scripts/engine/pulumi-language-python" "${tmp}/bin/pulumi-language-python"
-  printf 'version=%s\nbuilt_seconds=%s\n' "${ENGINE_VERSION}" "$((SECONDS - start))" > "${tmp}/bin/.infrakit-engine"
+  printf 'version=%s\nbuilt_seconds=%s\n' "${ENGINE_VERSION}" "$((SECONDS - start))" >"${tmp}/bin/.infrakit-engine"
   chmod 0755 "${tmp}"
   rm -rf "${dest}"
   mv "${tmp}" "${dest}"
@@ -85,7 +88,7 @@ build_engine() {  # build_engine ROOT DEST
   log "built in $((SECONDS - start)) s: $(du -sh "${dest}/bin/pulumi" | cut -f1) pulumi"
 }
 
-verify_engine() {  # verify_engine BIN
+verify_engine() { # verify_engine BIN
   local bin="$1" got
   got="$("${bin}/pulumi" version)" || die "${bin}/pulumi does not run"
   [[ "${got}" == "v${ENGINE_VERSION}" ]] || die "${bin}/pulumi reports ${got}, expected v${ENGINE_VERSION}"

@@ -27,6 +27,8 @@ main() {
     printf '%s\n' "${want}" > "${stamp}"
   fi
   bash scripts/install-actionlint.sh
+  # The Pulumi engine (CLI + Python language host), built once per version and cached.
+  bash scripts/engine.sh
   if [[ "${INFRAKIT_NO_LAB:-0}" != 1 ]]; then
     bash scripts/lab-host-packages.sh
   fi

@@ -51,9 +51,14 @@ class StepFailedError(Exception):
 
 def access_of(props: Mapping[str, Any]) -> Access:
     a = props["access"]
-    return Access(host=str(a["host"]), port=int(a["port"]), user=str(a["user"]),
-                  bootstrap_user=str(a.get("bootstrapUser") or ""), host_key=str(a.get("hostKey") or ""),
-                  private_key=str(props.get("privateKey") or ""))
+    return Access(
+        host=str(a["host"]),
+        port=int(a["port"]),
+        user=str(a["user"]),
+        bootstrap_user=str(a.get("bootstrapUser") or ""),
+        host_key=str(a.get("hostKey") or ""),
+        private_key=str(props.get("privateKey") or ""),
+    )
 
 
 def _redact(text: str, secrets: str) -> str:
@@ -85,8 +90,11 @@ class HostProvider(ResourceProvider):
         machine_id = out.output.strip()
         if out.exit_code != 0 or not machine_id:
             raise RemoteError(f"{access.label}: cannot read /etc/machine-id (exit {out.exit_code})")
-        return {"machineId": machine_id, "seenHostKey": session.offered_host_key(access),
-                "loginUser": session.login_user(access)}
+        return {
+            "machineId": machine_id,
+            "seenHostKey": session.offered_host_key(access),
+            "loginUser": session.login_user(access),
+        }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         access = access_of(props)
@@ -96,9 +104,12 @@ class HostProvider(ResourceProvider):
         diffs = _changed(olds, news, ("access", "privateKey", "serverId"))
         replaces = ["serverId"] if "serverId" in diffs else []
         # A new connection to the same machine keeps its machine id: steps do not re-run.
-        return DiffResult(changes=bool(diffs), replaces=replaces,
-                          stables=[] if replaces else ["machineId", "seenHostKey"],
-                          delete_before_replace=False)
+        return DiffResult(
+            changes=bool(diffs),
+            replaces=replaces,
+            stables=[] if replaces else ["machineId", "seenHostKey"],
+            delete_before_replace=False,
+        )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         access = access_of(news)
@@ -110,7 +121,8 @@ class HostProvider(ResourceProvider):
             raise RemoteError(
                 f"{access.label} is a different machine (machine id {seen['machineId'][:12]}..., "
                 f"recorded {olds['machineId'][:12]}...). If the host was rebuilt at this address, "
-                "run `pulumi up --refresh` to converge it from scratch")
+                "run `pulumi up --refresh` to converge it from scratch"
+            )
         return UpdateResult({**news, **seen})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -134,8 +146,10 @@ class BundleProvider(ResourceProvider):
         script = install_command(remote_tar, digest, sudo=False) + f" && echo {digest} > {BUNDLE_MARK}"
         out = session.run(access, f"sh -c {shlex.quote(script)}", timeout=600)
         if out.exit_code != 0:
-            raise StepFailedError(f"{access.label}: bundle install failed (exit {out.exit_code}): "
-                             + "\n".join(out.output.splitlines()[-TAIL_LINES:]))
+            raise StepFailedError(
+                f"{access.label}: bundle install failed (exit {out.exit_code}): "
+                + "\n".join(out.output.splitlines()[-TAIL_LINES:])
+            )
         return {**props, "installed": digest}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -169,13 +183,17 @@ class StepProvider(ResourceProvider):
         log.write_text(text)
         log.chmod(0o600)
         marker = f"infrakit: step={step} changed="
-        changed = [line[len(marker):] for line in text.splitlines() if line.startswith(marker)]
+        changed = [line[len(marker) :] for line in text.splitlines() if line.startswith(marker)]
         if out.exit_code != 0 or not changed:
             why = f"exit code {out.exit_code}" if out.exit_code != 0 else f"no '{marker}N' line"
             tail = "\n".join(text.splitlines()[-TAIL_LINES:])
             raise StepFailedError(f"step {step} failed on {access.label} ({why}); full log: {log}\n{tail}")
-        return {**props, "applied": digest, "changed": changed[-1] == "1",
-                "seconds": round(time.monotonic() - start, 2)}
+        return {
+            **props,
+            "applied": digest,
+            "changed": changed[-1] == "1",
+            "seconds": round(time.monotonic() - start, 2),
+        }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"{props['step']}-{props['hash'][:12]}", self._run(props))

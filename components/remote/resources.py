@@ -22,35 +22,88 @@ class Host(Resource, module="infrakit", name="Host"):
     seenHostKey: pulumi.Output[str]  # noqa: N815
     loginUser: pulumi.Output[str]  # noqa: N815
 
-    def __init__(self, name: str, access: pulumi.Input[dict[str, Any]], private_key: pulumi.Input[str],
-                 server_id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(HostProvider(), name, {
-            "access": access, "privateKey": private_key, "serverId": server_id,
-            "machineId": None, "seenHostKey": None, "loginUser": None,
-        }, _opts(opts))
+    def __init__(
+        self,
+        name: str,
+        access: pulumi.Input[dict[str, Any]],
+        private_key: pulumi.Input[str],
+        server_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            HostProvider(),
+            name,
+            {
+                "access": access,
+                "privateKey": private_key,
+                "serverId": server_id,
+                "machineId": None,
+                "seenHostKey": None,
+                "loginUser": None,
+            },
+            _opts(opts),
+        )
 
 
 class Bundle(Resource, module="infrakit", name="Bundle"):
     installed: pulumi.Output[str]
 
-    def __init__(self, name: str, access: pulumi.Input[dict[str, Any]], private_key: pulumi.Input[str],
-                 machine_id: pulumi.Input[str], digest: str, path: str,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(BundleProvider(), name, {
-            "access": access, "privateKey": private_key, "machineId": machine_id,
-            "digest": digest, "path": path, "installed": None,
-        }, _opts(opts))
+    def __init__(
+        self,
+        name: str,
+        access: pulumi.Input[dict[str, Any]],
+        private_key: pulumi.Input[str],
+        machine_id: pulumi.Input[str],
+        digest: str,
+        path: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            BundleProvider(),
+            name,
+            {
+                "access": access,
+                "privateKey": private_key,
+                "machineId": machine_id,
+                "digest": digest,
+                "path": path,
+                "installed": None,
+            },
+            _opts(opts),
+        )
 
 
 class Step(Resource, module="infrakit", name="Step"):
     changed: pulumi.Output[bool]
     applied: pulumi.Output[str]
 
-    def __init__(self, name: str, *, stack: str, step: str, step_hash: str,
-                 access: pulumi.Input[dict[str, Any]], private_key: pulumi.Input[str],
-                 machine_id: pulumi.Input[str], stdin: pulumi.Input[str] = "",
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(StepProvider(), name, {
-            "stack": stack, "step": step, "hash": step_hash, "access": access, "privateKey": private_key,
-            "machineId": machine_id, "stdin": stdin, "changed": None, "applied": None, "seconds": None,
-        }, _opts(opts))
+    def __init__(
+        self,
+        name: str,
+        *,
+        stack: str,
+        step: str,
+        step_hash: str,
+        access: pulumi.Input[dict[str, Any]],
+        private_key: pulumi.Input[str],
+        machine_id: pulumi.Input[str],
+        stdin: pulumi.Input[str] = "",
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            StepProvider(),
+            name,
+            {
+                "stack": stack,
+                "step": step,
+                "hash": step_hash,
+                "access": access,
+                "privateKey": private_key,
+                "machineId": machine_id,
+                "stdin": stdin,
+                "changed": None,
+                "applied": None,
+                "seconds": None,
+            },
+            _opts(opts),
+        )

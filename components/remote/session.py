@@ -77,7 +77,8 @@ class _Pinned(paramiko.MissingHostKeyPolicy):
                 f"host key of {self.access.host}:{self.access.port} is {fingerprint(offered)}, "
                 f"expected {fingerprint(pinned)}: refusing to connect. If the host was rebuilt, "
                 "check the new key out of band, then set infrakit:host.hostKey (or, for a key "
-                "recorded on first use, run `pulumi up --refresh` after `pulumi state` review)")
+                "recorded on first use, run `pulumi up --refresh` after `pulumi state` review)"
+            )
 
 
 def _load_key(text: str) -> paramiko.PKey:
@@ -123,9 +124,17 @@ def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
         policy = _Pinned(access)
         client.set_missing_host_key_policy(policy)
         try:
-            client.connect(access.host, port=access.port, username=user, pkey=pkey,
-                           allow_agent=pkey is None, look_for_keys=False, timeout=CONNECT_TIMEOUT,
-                           banner_timeout=CONNECT_TIMEOUT, auth_timeout=CONNECT_TIMEOUT)
+            client.connect(
+                access.host,
+                port=access.port,
+                username=user,
+                pkey=pkey,
+                allow_agent=pkey is None,
+                look_for_keys=False,
+                timeout=CONNECT_TIMEOUT,
+                banner_timeout=CONNECT_TIMEOUT,
+                auth_timeout=CONNECT_TIMEOUT,
+            )
         except paramiko.AuthenticationException:
             client.close()
             raise
@@ -135,8 +144,9 @@ def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
         except (OSError, paramiko.SSHException) as exc:
             client.close()
             if attempt >= access.dial_attempts:
-                raise RemoteError(f"{user}@{access.host}:{access.port}: cannot connect after "
-                                  f"{attempt} attempt(s) ({exc})") from None
+                raise RemoteError(
+                    f"{user}@{access.host}:{access.port}: cannot connect after {attempt} attempt(s) ({exc})"
+                ) from None
             time.sleep(DIAL_PAUSE)
             continue
         transport = client.get_transport()
@@ -159,8 +169,7 @@ def _connect(access: Access) -> tuple[paramiko.SSHClient, str, str]:
     try:
         client, seen = _dial(access, access.bootstrap_user)
     except paramiko.AuthenticationException:
-        raise RemoteError(f"{access.label}: login refused, and as bootstrap user "
-                          f"{access.bootstrap_user} too") from None
+        raise RemoteError(f"{access.label}: login refused, and as bootstrap user {access.bootstrap_user} too") from None
     return client, access.bootstrap_user, seen
 
 
@@ -171,8 +180,7 @@ class Outcome:
     seconds: float
 
 
-def run(access: Access, command: str, *, stdin: str = "", as_root: bool = True,
-        timeout: float = 3600.0) -> Outcome:
+def run(access: Access, command: str, *, stdin: str = "", as_root: bool = True, timeout: float = 3600.0) -> Outcome:
     """Run `command` (as root: via `sudo -n` when logged in as another user)."""
     client, user, _ = POOL.get(access)
     if as_root and user != "root":

@@ -55,14 +55,25 @@ def run_arguments(request: Any, engine_address: str, launcher: str) -> list[str]
     program = info.entry_point or request.program or "."
     if info.program_directory and not os.path.isabs(program):
         program = os.path.join(info.program_directory, program)
-    args = [python_command(), "-u", launcher,
-            "--monitor", request.monitor_address,
-            "--engine", engine_address,
-            "--project", request.project,
-            "--stack", request.stack,
-            "--pwd", request.pwd or root,
-            "--dry_run", "true" if request.dryRun else "false",
-            "--parallel", str(request.parallel)]
+    args = [
+        python_command(),
+        "-u",
+        launcher,
+        "--monitor",
+        request.monitor_address,
+        "--engine",
+        engine_address,
+        "--project",
+        request.project,
+        "--stack",
+        request.stack,
+        "--pwd",
+        request.pwd or root,
+        "--dry_run",
+        "true" if request.dryRun else "false",
+        "--parallel",
+        str(request.parallel),
+    ]
     if request.organization:
         args += ["--organization", request.organization]
     if root:
@@ -97,8 +108,12 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return language_pb2.GetRequiredPackagesResponse()
 
     def About(self, request: Any, context: Any) -> Any:  # noqa: N802
-        version = subprocess.run([python_command(), "-c", "import sys; print(sys.version.split()[0])"],
-                                 capture_output=True, text=True, check=False).stdout.strip()
+        version = subprocess.run(
+            [python_command(), "-c", "import sys; print(sys.version.split()[0])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         return language_pb2.AboutResponse(executable=python_command(), version=version)
 
     def GetProgramDependencies(self, request: Any, context: Any) -> Any:  # noqa: N802
@@ -125,8 +140,7 @@ def engine_address_from(argv: list[str]) -> str:
     it = iter(argv)
     for arg in it:
         if arg.startswith("-"):
-            if "=" not in arg and arg.lstrip("-") in {"root", "tracing", "virtualenv", "toolchain",
-                                                       "typechecker"}:
+            if "=" not in arg and arg.lstrip("-") in {"root", "tracing", "virtualenv", "toolchain", "typechecker"}:
                 next(it, None)
             continue
         positional.append(arg)
@@ -138,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--version"]:
         print(ENGINE_VERSION)
         return 0
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
-                         options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)]
+    )
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageHost(engine_address_from(args)), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

@@ -23,11 +23,11 @@ import pytest
 import yaml
 
 from infrakit.config import read_stack_file
-from infrakit.lab.host import LabHost, ensure_host_packages
 from infrakit.plan.sources import PROJECT_ROOT
+from infrakit_lab.host import LabHost, ensure_host_packages
 
 ENGINE = PROJECT_ROOT / ".infrakit" / "engine"
-ADMIN_KEY = PROJECT_ROOT / "infrakit" / "lab" / "insecure_key" / "lab_admin_ed25519"
+ADMIN_KEY = PROJECT_ROOT / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519"
 # INFRAKIT_E2E_ENGINE_HOST: another name, so that two runs on one machine do not collide.
 HOST_NAME = os.environ.get("INFRAKIT_E2E_ENGINE_HOST", "eng1")
 
@@ -77,17 +77,33 @@ class EngineProject:
         # keep what the engine wrote (encryptionsalt, secure values)
         if path.exists():
             old = yaml.safe_load(path.read_text()) or {}
-            doc = {**{k: v for k, v in old.items() if k != "config"}, "config": {
-                **{k: v for k, v in (old.get("config") or {}).items() if isinstance(v, dict) and "secure" in v},
-                **doc["config"]}}
+            doc = {
+                **{k: v for k, v in old.items() if k != "config"},
+                "config": {
+                    **{k: v for k, v in (old.get("config") or {}).items() if isinstance(v, dict) and "secure" in v},
+                    **doc["config"],
+                },
+            }
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def pulumi(self, *args: str, stdin: str | None = None, timeout: float = 900) -> Run:
-        env = {**os.environ, **self.agent_env, "PULUMI_CONFIG_PASSPHRASE": "infrakit-lab-not-secret",
-               "NO_COLOR": "1", "PULUMI_SKIP_CONFIRMATIONS": "true"}
-        proc = subprocess.run([str(self.root / "scripts" / "pulumi"), *args, "--non-interactive"],
-                              cwd=self.root, env=env, input=stdin, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        env = {
+            **os.environ,
+            **self.agent_env,
+            "PULUMI_CONFIG_PASSPHRASE": "infrakit-lab-not-secret",
+            "NO_COLOR": "1",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+        }
+        proc = subprocess.run(
+            [str(self.root / "scripts" / "pulumi"), *args, "--non-interactive"],
+            cwd=self.root,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         run = Run(proc.returncode, proc.stdout + proc.stderr)
         self.runs.append(run)
         return run
@@ -99,14 +115,23 @@ class EngineProject:
         """Run a command in the lab host without SSH (nsenter), so it leaves no SSH trace."""
         pid = self.host.guest_init_pid
         assert pid, f"lab host {self.host.name} is not running"
-        proc = subprocess.run(["nsenter", "--target", str(pid), "--mount", "--uts", "--ipc", "--net", "--pid",
-                               "--", "sh", "-c", command], capture_output=True, text=True, timeout=60, check=check)
+        proc = subprocess.run(
+            ["nsenter", "--target", str(pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--", "sh", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=check,
+        )
         return proc.stdout
 
 
 def copy_project(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           cwd=PROJECT_ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
     for raw in files:
         if not raw:
             continue
@@ -128,8 +153,7 @@ def start_agent(keys: list[Path]) -> tuple[dict[str, str], int]:
     env = dict(re.findall(r"(SSH_AUTH_SOCK|SSH_AGENT_PID)=([^;]+);", out))
     for key in keys:
         key.chmod(0o600)
-        subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, **env}, check=True,
-                       capture_output=True)
+        subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, **env}, check=True, capture_output=True)
     return {"SSH_AUTH_SOCK": env["SSH_AUTH_SOCK"]}, int(env["SSH_AGENT_PID"])
 
 

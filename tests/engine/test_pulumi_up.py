@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from infrakit.lab.host import LabHost
+from infrakit_lab.host import LabHost
 from tests.engine.conftest import EngineProject, lab_values
 
 pytestmark = [pytest.mark.lab, pytest.mark.engine]
@@ -21,22 +21,33 @@ pytestmark = [pytest.mark.lab, pytest.mark.engine]
 STACK = "lab"
 # `preview` lists "~  TYPE NAME update"; `preview --diff` prints "~ TYPE: (update)", [id=..], "[urn=...::NAME]".
 CHANGE = re.compile(r"^\s*(?:[~+\-]|\+-|-\+)\s+pulumi-python:dynamic/infrakit:(\w+)\s+(\S+)\s+(\w+)", re.M)
-CHANGE_DIFF = re.compile(r"^\s*(?:[~+\-]|\+-|-\+)\s+pulumi-python:dynamic/infrakit:\w+: \((\w+)\)\s*\n"
-                         r"(?:\s*\[id=[^\]\n]*\]\s*\n)?\s*\[urn=[^\]\n]*::([^\]\n]+)\]", re.M)
+CHANGE_DIFF = re.compile(
+    r"^\s*(?:[~+\-]|\+-|-\+)\s+pulumi-python:dynamic/infrakit:\w+: \((\w+)\)\s*\n"
+    r"(?:\s*\[id=[^\]\n]*\]\s*\n)?\s*\[urn=[^\]\n]*::([^\]\n]+)\]",
+    re.M,
+)
 
 
 def plan_hashes(project: EngineProject) -> dict[str, str]:
     """Step hashes as the copy's own code computes them (what the preview must agree with)."""
-    code = ("import json; from infrakit.config import load_stack; from infrakit.plan import build_plan; "
-            f"print(json.dumps({{p.step.name: p.hash for p in build_plan(load_stack({STACK!r})).steps}}))")
-    out = subprocess.run([str(project.root / ".venv" / "bin" / "python"), "-c", code], cwd=project.root,
-                         capture_output=True, text=True, check=True).stdout
+    code = (
+        "import json; from infrakit.config import load_stack; from infrakit.plan import build_plan; "
+        f"print(json.dumps({{p.step.name: p.hash for p in build_plan(load_stack({STACK!r})).steps}}))"
+    )
+    out = subprocess.run(
+        [str(project.root / ".venv" / "bin" / "python"), "-c", code],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return dict(json.loads(out))
 
 
 def host_hashes(project: EngineProject) -> dict[str, str]:
-    out = project.guest("cd /var/lib/infrakit/state && for f in *.hash; do echo \"${f%.hash} $(cat $f)\"; done",
-                        check=False)
+    out = project.guest(
+        'cd /var/lib/infrakit/state && for f in *.hash; do echo "${f%.hash} $(cat $f)"; done', check=False
+    )
     return dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
 
 
@@ -105,7 +116,7 @@ def test_connection_change_updates_only_the_host_and_reruns_nothing(project: Eng
     values = lab_values(project.host)
     values["host"] = {**values["host"], "hostKey": f"{seen[0]} {seen[1]}"}
     project.write_stack(STACK, values)
-    admin_key = (project.root / "infrakit" / "lab" / "insecure_key" / "lab_admin_ed25519").read_text()
+    admin_key = (project.root / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519").read_text()
     assert project.pulumi("config", "set", "--secret", "infrakit:sshPrivateKey", "-s", STACK, stdin=admin_key).ok
     preview = project.pulumi("preview", "-s", STACK, "--diff")
     assert preview.ok, preview.out[-3000:]
@@ -121,7 +132,7 @@ def test_connection_change_updates_only_the_host_and_reruns_nothing(project: Eng
 
 def test_wrong_host_key_stops_with_a_clear_message(project: EngineProject) -> None:
     values = lab_values(project.host)
-    other = (project.root / "infrakit" / "lab" / "insecure_key" / "lab_admin_ed25519.pub").read_text().split()
+    other = (project.root / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519.pub").read_text().split()
     values["host"] = {**values["host"], "hostKey": f"{other[0]} {other[1]}"}
     project.write_stack(STACK, values)
     run = project.up(STACK)
@@ -158,10 +169,24 @@ def test_recreated_host_at_the_same_address_converges_fully(project: EngineProje
 def test_infrakit_apply_reaches_the_same_end_state(project: EngineProject) -> None:
     """The SSH-only path over the Pulumi-converged host: every step reports changed=0."""
     known = project.root / "known_hosts"
-    proc = subprocess.run([str(project.root / ".venv" / "bin" / "python"), "-m", "infrakit", "apply", STACK,
-                           "-i", str(project.root / "infrakit" / "lab" / "insecure_key" / "lab_admin_ed25519"),
-                           "--known-hosts", str(known)],
-                          cwd=project.root, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [
+            str(project.root / ".venv" / "bin" / "python"),
+            "-m",
+            "infrakit",
+            "apply",
+            STACK,
+            "-i",
+            str(project.root / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519"),
+            "--known-hosts",
+            str(known),
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     changed = re.findall(r"infrakit: step=(\w+) changed=1", out)

@@ -6,7 +6,8 @@ import sys
 
 HOW_TO_RUN = """\
 __main__.py is the Pulumi program: the Pulumi engine runs it and hands it the stack's config.
-Run it with the Pulumi CLI:   pulumi preview -s STACK   /   pulumi up -s STACK
+Run it with the Pulumi CLI:   scripts/pulumi preview -s STACK   /   scripts/pulumi up -s STACK
+                              (or your own `pulumi`, same arguments)
 Without Pulumi (plain SSH):   infrakit plan STACK   /   infrakit apply STACK
 Review offline:               infrakit validate   /   infrakit render STACK"""
 

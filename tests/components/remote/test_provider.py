@@ -1,0 +1,117 @@
+"""The remote resources' decisions, without a host: what re-runs, what is only recorded, what
+an error shows. (The same resources run for real in tests/engine/.)"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from types import ModuleType
+
+import paramiko
+import pytest
+from pulumi.runtime.rpc import UNKNOWN
+
+from components.remote import provider
+from components.remote.provider import BundleProvider, HostProvider, StepFailedError, StepProvider
+from components.remote.session import Access, RemoteError, _Pinned, fingerprint, key_text
+
+ACCESS = {"host": "192.0.2.10", "port": 22, "user": "ops", "bootstrapUser": "", "hostKey": ""}
+STEP = {
+    "stack": "s",
+    "step": "sysctl",
+    "hash": "a" * 64,
+    "access": ACCESS,
+    "privateKey": "",
+    "machineId": "m1",
+    "stdin": "",
+    "applied": "a" * 64,
+}
+
+
+def step_diff(**news: object) -> tuple[bool, list[str]]:
+    olds = dict(STEP)
+    result = StepProvider().diff("id", olds, {**{k: v for k, v in STEP.items() if k != "applied"}, **news})
+    return bool(result.changes), list(result.replaces or [])
+
+
+def test_a_step_reruns_when_its_hash_its_secret_input_or_the_machine_changes() -> None:
+    assert step_diff() == (False, [])
+    assert step_diff(hash="b" * 64) == (True, [])
+    assert step_diff(stdin="ALERT_WEBHOOK_URL=x\n") == (True, [])
+    assert step_diff(machineId="m2") == (True, [])
+
+
+def test_a_connection_change_alone_reruns_no_step() -> None:
+    """Key rotation, a new address or port, pinning the host key: the Host checks the new
+    connection; the steps' work on the host is unchanged."""
+    assert step_diff(access={**ACCESS, "port": 2222, "hostKey": "ssh-ed25519 AAAA"}) == (False, [])
+    assert step_diff(privateKey="-----BEGIN OPENSSH PRIVATE KEY-----") == (False, [])
+
+
+def test_a_machine_id_not_known_in_preview_is_not_a_change() -> None:
+    assert step_diff(machineId=UNKNOWN) == (False, [])
+
+
+def test_a_host_side_record_that_differs_reruns_the_step() -> None:
+    """What `pulumi up --refresh` finds: read() put the host's recorded hash in `applied`."""
+    olds = {**STEP, "applied": ""}
+    news = {k: v for k, v in STEP.items() if k != "applied"}
+    assert StepProvider().diff("id", olds, news).changes
+
+
+def test_host_replaced_only_when_the_server_is_replaced() -> None:
+    olds = {"access": ACCESS, "privateKey": "", "serverId": "1", "machineId": "m", "seenHostKey": "k"}
+    moved = HostProvider().diff(
+        "id", olds, {"access": {**ACCESS, "host": "192.0.2.11"}, "privateKey": "", "serverId": "1"}
+    )
+    assert moved.changes and not moved.replaces
+    rebuilt = HostProvider().diff("id", olds, {"access": ACCESS, "privateKey": "", "serverId": "2"})
+    assert rebuilt.replaces == ["serverId"]
+
+
+def test_bundle_reinstalls_when_digest_or_machine_changes_or_the_host_lost_it() -> None:
+    olds = {"digest": "d1", "machineId": "m", "installed": "d1"}
+    assert not BundleProvider().diff("id", olds, {"digest": "d1", "machineId": "m"}).changes
+    assert BundleProvider().diff("id", olds, {"digest": "d2", "machineId": "m"}).changes
+    assert BundleProvider().diff("id", {**olds, "installed": ""}, {"digest": "d1", "machineId": "m"}).changes
+
+
+def test_secret_values_are_redacted_from_step_output() -> None:
+    text = "calling https://hooks.example.invalid/tok-123 failed\n"
+    assert (
+        provider._redact(text, "ALERT_WEBHOOK_URL=https://hooks.example.invalid/tok-123\n")
+        == "calling [secret] failed\n"
+    )
+
+
+def test_pinned_host_key_mismatch_is_refused_with_both_fingerprints() -> None:
+    offered = paramiko.Ed25519Key.generate() if hasattr(paramiko.Ed25519Key, "generate") else None
+    if offered is None:
+        offered = paramiko.ECDSAKey.generate()
+    other = paramiko.ECDSAKey.generate()
+    policy = _Pinned(Access("192.0.2.10", 22, "ops", host_key=key_text(other)))
+    with pytest.raises(RemoteError, match="refusing to connect") as info:
+        policy.missing_host_key(paramiko.SSHClient(), "192.0.2.10", offered)
+    assert fingerprint(key_text(other)) in str(info.value) and fingerprint(key_text(offered)) in str(info.value)
+    accepted = _Pinned(Access("192.0.2.10", 22, "ops", host_key=key_text(offered)))
+    accepted.missing_host_key(paramiko.SSHClient(), "192.0.2.10", offered)
+    assert accepted.seen == key_text(offered)
+
+
+def test_errors_show_as_one_message_in_the_provider_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dynamic-provider server formats exceptions with traceback.format_exc(): ours show
+    as their message alone, anything else keeps its traceback."""
+    fake_main = ModuleType("__main__")
+    fake_main.__spec__ = type("Spec", (), {"name": "pulumi.dynamic.__main__"})()  # type: ignore[assignment]
+    fake_main.traceback = traceback  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    provider._install_clean_errors()
+    shim = fake_main.traceback  # type: ignore[attr-defined]
+    try:
+        raise StepFailedError("step sysctl failed on ops@192.0.2.10:22 (exit code 1)")
+    except StepFailedError:
+        assert shim.format_exc() == "step sysctl failed on ops@192.0.2.10:22 (exit code 1)"
+    try:
+        raise KeyError("bug")
+    except KeyError:
+        assert "Traceback" in shim.format_exc()

@@ -26,6 +26,8 @@ readonly ENGINE_VERSION=3.274.1
 readonly MIN_PULUMI=3.200.0
 readonly CLI_PKG=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 readonly SDK_MOD=github.com/pulumi/pulumi/sdk/v3
+# How the CLI is built; part of the cache key (editing the rest of this script does not rebuild).
+readonly LDFLAGS="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${ENGINE_VERSION}"
 
 log() { printf 'infrakit engine: %s\n' "$*" >&2; }
 die() {
@@ -71,7 +73,7 @@ build_engine() { # build_engine ROOT DEST
   (
     cd "${root}/scripts/engine"
     GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${ENGINE_VERSION}" \
+      -ldflags "${LDFLAGS}" \
       -o "${tmp}/bin/pulumi" "${CLI_PKG}"
     go mod download "${SDK_MOD}@v${ENGINE_VERSION}"
   )
@@ -113,9 +115,9 @@ main() {
     printf 'infrakit: step=engine changed=%s\n' "${changed}"
     return 0
   fi
-  # The cache key covers what decides the binaries: pins, this script, the launcher, Go.
+  # The cache key covers what decides the binaries: the pins, the build flags, the launcher, Go.
   key="$(cat "${root}/scripts/engine/go.mod" "${root}/scripts/engine/go.sum" \
-    "${root}/scripts/engine.sh" "${root}/scripts/engine/pulumi-language-python" \
+    "${root}/scripts/engine/pulumi-language-python" <(echo "CGO_ENABLED=0 -trimpath ${LDFLAGS}") \
     <(go version 2>/dev/null || echo no-go) | sha256sum | cut -c1-16)"
   dest="$(cache_root)/v${ENGINE_VERSION}-${key}"
   if [[ ! -x "${dest}/bin/pulumi" ]]; then

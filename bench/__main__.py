@@ -6,7 +6,9 @@ bench/README.md.
     .venv/bin/python -m bench --runs 3 --only converge
 
 Parts: converge (the hardened-host plan: cold converge on fresh lab hosts + no-op re-applies),
-eth (the same for the Ethereum validator plan with test stand-ins), program (Pulumi mocks,
+eth (the same for the Ethereum validator plan with test stand-ins), engine (the real Pulumi
+engine: cold `pulumi up` against cold `infrakit apply`, `pulumi preview`, no-op `pulumi up`,
+side by side on fresh lab hosts), program (Pulumi mocks,
 fleets of --sizes hosts), render (every shipped stack). Results of parts not run are kept
 from the previous results.json. The whole run is bounded by --max-minutes: past it, the
 current measurement is interrupted, its lab host removed, and nothing is written.
@@ -26,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import lab, program, render, report
+from bench import engine, lab, program, render, report
 from bench.stats import step_summary, summary
 from infrakit.plan.sources import PROJECT_ROOT
 
-PARTS = ("converge", "eth", "program", "render")
+PARTS = ("converge", "eth", "engine", "program", "render")
 LAB_PARTS = {"converge": "hardened", "eth": "ethereum_validator"}
 HERE = Path(__file__).resolve().parent
 
@@ -47,8 +49,14 @@ def _cmd(*argv: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     os_release = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
     import pulumi  # noqa: PLC0415
 
@@ -83,8 +91,15 @@ def lab_part(part: str, host: str, cold_runs: int, reapply_runs: int) -> dict[st
     noop: list[dict[str, Any]] = []
     for record in lab.run_lab(plan_name, host, cold_runs, reapply_runs, say):
         (cold if record.pop("kind") == "cold" else noop).append(record)
-    keys = ("total_seconds", "boot_seconds", "bootstrap_seconds", "apply_seconds", "ssh_sessions",
-            "ssh_connections", "bytes_uploaded")
+    keys = (
+        "total_seconds",
+        "boot_seconds",
+        "bootstrap_seconds",
+        "apply_seconds",
+        "ssh_sessions",
+        "ssh_connections",
+        "bytes_uploaded",
+    )
     return {
         "plan": plan_name,
         "step_order": list(cold[0]["steps"]) if cold else [],
@@ -96,8 +111,10 @@ def lab_part(part: str, host: str, cold_runs: int, reapply_runs: int) -> dict[st
         "noop": {
             "runs": noop,
             "all_unchanged": all(not r["changed"] for r in noop),
-            **{k: summary(r[k] for r in noop) for k in ("total_seconds", "upload_seconds", "ssh_sessions",
-                                                         "ssh_connections", "bytes_uploaded")},
+            **{
+                k: summary(r[k] for r in noop)
+                for k in ("total_seconds", "upload_seconds", "ssh_sessions", "ssh_connections", "bytes_uploaded")
+            },
             "steps": step_summary(noop),
         },
     }
@@ -112,8 +129,9 @@ def _alarm(_signum: int, _frame: object) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts ({', '.join(PARTS)})")
     p.add_argument("--runs", type=int, default=5, help="repetitions of every measurement (default 5)")
     p.add_argument("--cold-runs", type=int, help="fresh lab hosts per lab part (default --runs)")
@@ -121,6 +139,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sizes", default="1,10,100,300", help="fleet sizes for the program part")
     p.add_argument("--host", default="bench1", help="lab host name for the hardened host")
     p.add_argument("--eth-host", default="bench2", help="lab host name for the Ethereum validator")
+    p.add_argument("--engine-host", default="bench3", help="lab host name for the real-engine part")
     p.add_argument("--out", default=str(HERE / "results.json"))
     p.add_argument("--readme", default=str(HERE / "README.md"), help="README whose table to rewrite ('' = none)")
     p.add_argument("--max-minutes", type=float, default=90.0, help="stop (and clean up) after this long")
@@ -133,13 +152,18 @@ def main(argv: list[str]) -> int:
     if unknown := set(parts) - set(PARTS):
         print(f"unknown part(s): {sorted(unknown)}; known: {', '.join(PARTS)}", file=sys.stderr)
         return 2
-    if any(p in LAB_PARTS for p in parts) and os.geteuid() != 0:
+    if any(p in LAB_PARTS or p == "engine" for p in parts) and os.geteuid() != 0:
         print("the converge and eth parts boot lab hosts and need root (try --only program,render)", file=sys.stderr)
         return 2
     out = Path(args.out)
     results: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
-    run_info = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": machine(),
-                "git": git_state(), "runs": args.runs, "parts": parts}
+    run_info = {
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "git": git_state(),
+        "runs": args.runs,
+        "parts": parts,
+    }
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(args.max_minutes * 60))
     start = time.monotonic()
@@ -149,14 +173,15 @@ def main(argv: list[str]) -> int:
             if part in LAB_PARTS:
                 host = args.host if part == "converge" else args.eth_host
                 results[part] = lab_part(part, host, args.cold_runs or args.runs, args.reapply_runs or args.runs)
+            elif part == "engine":
+                results[part] = engine.run_engine(args.runs, args.engine_host, say)
             elif part == "program":
                 results[part] = program.run_program([int(s) for s in args.sizes.split(",")], args.runs, say)
             else:
                 results[part] = {"stacks": render.run_render(args.runs)}
                 for stack, runs in results[part]["stacks"].items():
                     say(f"render {stack}: {summary(r['cli_seconds'] for r in runs)['median']:.2f} s")
-            results[part]["run"] = {**run_info, "seconds": time.monotonic() - t0,
-                                    "loadavg_end": list(os.getloadavg())}
+            results[part]["run"] = {**run_info, "seconds": time.monotonic() - t0, "loadavg_end": list(os.getloadavg())}
     except DeadlineError as exc:
         print(f"bench: {exc}; nothing written", file=sys.stderr)
         return 1

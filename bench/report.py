@@ -39,8 +39,10 @@ def _med(s: dict[str, Any] | None, digits: int = 2) -> str:
 def lab_tables(part: str, r: dict[str, Any], base: dict[str, Any]) -> list[str]:
     b = base.get(part, {})
     has_base = bool(b)
-    title = {"converge": "Hardened host (`chain: none`, stack `lab`)",
-             "eth": "Ethereum validator (geth + lighthouse + MEV-boost TEST stand-ins, TEST lock)"}[part]
+    title = {
+        "converge": "Hardened host (`chain: none`, stack `lab`)",
+        "eth": "Ethereum validator (geth + lighthouse + MEV-boost TEST stand-ins, TEST lock)",
+    }[part]
     cold, noop = r["cold"], r["noop"]
     lines = [f"### {title}", ""]
     head = "| | cold converge | no-op re-apply |" + (" cold before | no-op before |" if has_base else "")
@@ -81,17 +83,24 @@ def lab_tables(part: str, r: dict[str, Any], base: dict[str, Any]) -> list[str]:
 def program_table(r: dict[str, Any], base: dict[str, Any]) -> list[str]:
     b = base.get("program", {})
     has_base = bool(b)
-    lines = ["### Program evaluation under Pulumi mocks (N ChainNodes from hardened-hcloud values, one process each)",
-             "",
-             "| hosts | seconds | peak RSS MB | resources | ms per added host | MB per added host |"
-             + (" seconds before | MB before |" if has_base else ""),
-             "|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if has_base else "")]
+    lines = [
+        "### Program evaluation under Pulumi mocks (N ChainNodes from hardened-hcloud values, one process each)",
+        "",
+        "| hosts | seconds | peak RSS MB | resources | ms per added host | MB per added host |"
+        + (" seconds before | MB before |" if has_base else ""),
+        "|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if has_base else ""),
+    ]
     previous: tuple[int, float, float] | None = None
     for n, s in r["sizes"].items():
         secs, mb = s["seconds"]["median"], s["peak_rss_mb"]["median"]
-        marginal = ("-", "-") if previous is None else (
-            f"{(secs - previous[1]) / (int(n) - previous[0]) * 1000:.0f}",
-            f"{(mb - previous[2]) / (int(n) - previous[0]):.2f}")
+        marginal = (
+            ("-", "-")
+            if previous is None
+            else (
+                f"{(secs - previous[1]) / (int(n) - previous[0]) * 1000:.0f}",
+                f"{(mb - previous[2]) / (int(n) - previous[0]):.2f}",
+            )
+        )
         previous = (int(n), secs, mb)
         cells = [n, spread(s["seconds"]), spread(s["peak_rss_mb"], 0), str(s["resources"]), *marginal]
         if has_base:
@@ -100,34 +109,52 @@ def program_table(r: dict[str, Any], base: dict[str, Any]) -> list[str]:
     fit = r.get("fit") or {}
     if fit:
         t, m, res = fit["seconds"], fit["peak_rss_mb"], fit["resources"]
-        lines += ["", f"Least-squares line through the medians: **{t['slope'] * 1000:.0f} ms per host** "
-                      f"(+ {t['intercept']:.2f} s), **{m['slope']:.2f} MB per host** (+ {m['intercept']:.0f} MB), "
-                      f"{res['slope']:.0f} resources per host. Growth is linear when the per-added-host "
-                      "columns stay flat."]
-    lines += ["", "Seconds: the whole evaluation in a fresh child process (`python -m bench.fleet N`), imports "
-                  "included, interpreter start excluded; peak RSS: `ru_maxrss` of that process.", ""]
+        lines += [
+            "",
+            f"Least-squares line through the medians: **{t['slope'] * 1000:.0f} ms per host** "
+            f"(+ {t['intercept']:.2f} s), **{m['slope']:.2f} MB per host** (+ {m['intercept']:.0f} MB), "
+            f"{res['slope']:.0f} resources per host. Growth is linear when the per-added-host "
+            "columns stay flat.",
+        ]
+    lines += [
+        "",
+        "Seconds: the whole evaluation in a fresh child process (`python -m bench.fleet N`), imports "
+        "included, interpreter start excluded; peak RSS: `ru_maxrss` of that process.",
+        "",
+    ]
     return lines
 
 
 def render_table(r: dict[str, Any], base: dict[str, Any]) -> list[str]:
     b = base.get("render", {})
     has_base = bool(b)
-    lines = ["### `infrakit render STACK`", "",
-             "| stack | steps | files | CLI wall s | in-process s (plan + write) |" + (" CLI before |"
-                                                                                   if has_base else ""),
-             "|---|---:|---:|---:|---:|" + ("---:|" if has_base else "")]
+    lines = [
+        "### `infrakit render STACK`",
+        "",
+        "| stack | steps | files | CLI wall s | in-process s (plan + write) |" + (" CLI before |" if has_base else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|" if has_base else ""),
+    ]
     from bench.stats import summary  # noqa: PLC0415
 
     for stack, runs in r["stacks"].items():
-        cells = [stack, str(runs[0]["steps"]), str(runs[0]["files"]),
-                 spread(summary(x["cli_seconds"] for x in runs)), spread(summary(x["seconds"] for x in runs), 3)]
+        cells = [
+            stack,
+            str(runs[0]["steps"]),
+            str(runs[0]["files"]),
+            spread(summary(x["cli_seconds"] for x in runs)),
+            spread(summary(x["seconds"] for x in runs), 3),
+        ]
         if has_base and stack in b.get("stacks", {}):
             cells.append(_med(summary(x["cli_seconds"] for x in b["stacks"][stack])))
         elif has_base:
             cells.append("-")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "CLI wall: a fresh `python -m infrakit render` process (interpreter start and imports "
-                  "included); in-process: load + plan + bundle tree + digest after the imports.", ""]
+    lines += [
+        "",
+        "CLI wall: a fresh `python -m infrakit render` process (interpreter start and imports "
+        "included); in-process: load + plan + bundle tree + digest after the imports.",
+        "",
+    ]
     return lines
 
 
@@ -136,15 +163,50 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
     m = run.get("machine", {})
     if not m:
         return []
-    loads = [results[p]["run"]["loadavg_start"] if "loadavg_start" in results[p].get("run", {}) else
-             results[p]["run"]["machine"]["loadavg_start"] for p in ("converge", "eth", "program", "render")
-             if p in results and "run" in results[p]]
-    lines = [f"Machine: {m['os']}, kernel {m['kernel']}, {m['cpu']}, `nproc` = {m['nproc']}, "
-             f"{m['mem_total_gib']} GiB RAM, Python {m['python']}, Pulumi SDK {m['pulumi_sdk']}; "
-             f"commit {run['git']['commit']}{' (+ local changes)' if run['git']['dirty'] else ''}, "
-             f"{run['runs']} runs per measurement, started {run['started']}. Shared with other engineers' lab "
-             "hosts: 1-minute load average at the start of each part: "
-             + ", ".join(f"{x[0]:.1f}" for x in loads) + ".", "", "```", "$ free -g", m["free_g"], "```", ""]
+    loads = [
+        results[p]["run"]["loadavg_start"]
+        if "loadavg_start" in results[p].get("run", {})
+        else results[p]["run"]["machine"]["loadavg_start"]
+        for p in ("converge", "eth", "program", "render")
+        if p in results and "run" in results[p]
+    ]
+    lines = [
+        f"Machine: {m['os']}, kernel {m['kernel']}, {m['cpu']}, `nproc` = {m['nproc']}, "
+        f"{m['mem_total_gib']} GiB RAM, Python {m['python']}, Pulumi SDK {m['pulumi_sdk']}; "
+        f"commit {run['git']['commit']}{' (+ local changes)' if run['git']['dirty'] else ''}, "
+        f"{run['runs']} runs per measurement, started {run['started']}. Shared with other engineers' lab "
+        "hosts: 1-minute load average at the start of each part: " + ", ".join(f"{x[0]:.1f}" for x in loads) + ".",
+        "",
+        "```",
+        "$ free -g",
+        m["free_g"],
+        "```",
+        "",
+    ]
+    return lines
+
+
+def engine_table(part: dict[str, Any]) -> list[str]:
+    """The real engine against `infrakit apply` (same runs, alternating, fresh lab hosts)."""
+    rows = [
+        ("cold `pulumi up` (fresh lab host, 12 steps)", "cold_pulumi_up"),
+        ("cold `infrakit apply --bootstrap-user root` (fresh lab host)", "cold_infrakit_apply"),
+        ("ratio cold `pulumi up` / cold `infrakit apply` (per run)", "cold_ratio"),
+        ("`pulumi preview` (nothing to change)", "preview"),
+        ("no-op `pulumi up` (no SSH connection)", "noop_pulumi_up"),
+    ]
+    lines = [
+        "",
+        "### Real Pulumi engine vs `infrakit apply` (the lab stack)",
+        "",
+        "| measurement | median | min | max |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, key in rows:
+        s = part.get(key, {})
+        if s.get("n"):
+            unit = "" if key == "cold_ratio" else " s"
+            lines.append(f"| {label} | {s['median']:.2f}{unit} | {s['min']:.2f}{unit} | {s['max']:.2f}{unit} |")
     return lines
 
 
@@ -153,6 +215,8 @@ def tables(results: dict[str, Any], base: dict[str, Any]) -> str:
     for part in ("converge", "eth"):
         if part in results:
             lines += lab_tables(part, results[part], base)
+    if "engine" in results:
+        lines += engine_table(results["engine"])
     if "program" in results:
         lines += program_table(results["program"], base)
     if "render" in results:

@@ -95,8 +95,8 @@ def run_engine(runs: int, host: str, say: Say) -> dict[str, Any]:
                 "noop_pulumi_up": noop_up,
             }
             say(
-                f"engine run {i + 1}: cold pulumi up {cold_up:.1f} s, cold infrakit apply {cold_apply:.1f} s, preview {preview:.1f} s, "
-                f"no-op up {noop_up:.1f} s"
+                f"engine run {i + 1}: cold pulumi up {cold_up:.1f} s, cold infrakit apply {cold_apply:.1f} s, "
+                f"preview {preview:.1f} s, no-op up {noop_up:.1f} s"
             )
             rows.append(row)
             _timed([pulumi, "stack", "rm", stack, "--yes", "--force", "--non-interactive"], root, env)

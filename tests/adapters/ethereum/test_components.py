@@ -53,6 +53,7 @@ def test_node_host_is_not_protected_by_default(eth_values: EthStack) -> None:
 def test_no_key_material_or_jwt_in_any_command(eth_values: EthStack) -> None:
     """Keystores never pass through Pulumi; the JWT is generated on the host."""
     result = evaluate("eth-test", eth_values(), preview=True)
-    for command in result.commands:
-        text = str(command.inputs.get("create", "")) + str(command.inputs.get("stdin", ""))
-        assert "keystore" not in text.lower() and "jwt.hex" not in text, command.name
+    assert result.steps, "the validator plan has steps"
+    for step in result.steps:
+        text = str({k: v for k, v in step.inputs.items() if k != "__provider"})
+        assert "keystore" not in text.lower() and "jwt.hex" not in text, step.name

@@ -1,4 +1,4 @@
-"""`infrakit` command line: validate, render, plan (offline), apply (plain SSH), lock.
+"""`infrakit` command line: validate, render, plan (offline), apply (plain SSH), lock, preview-comment.
 
 The lab's test hosts have their own command, `infrakit-lab` (package infrakit_lab).
 """
@@ -18,10 +18,11 @@ from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
 from infrakit.project import ProjectError, current, use_project
 from infrakit.render_dir import RenderDirError, mark_render, prepare_out_dir
+from infrakit.review.cli import add_parser as add_preview_comment
 
 Handler = Callable[[argparse.Namespace], int]
 # Commands that work on InfraKit's own files, not on a project's stacks.
-NO_PROJECT_COMMANDS = {"lock"}
+NO_PROJECT_COMMANDS = {"lock", "preview-comment"}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_apply(sub)
     add_lock(sub)
+    add_preview_comment(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,9 +3,11 @@
     infrakit preview-comment --base origin/main --head HEAD --out comment.md --affected affected.json
 
 Renders each stack at both commits (each with its own code), writes the Markdown comment, and
-optionally the JSON list of affected stacks (render changed, stack file changed, added, failed),
-which the pull-request workflow uses as its preview matrix. Exit 0, or 1 when a stack fails to
-render at the head (the comment says which and why), 2 on a bad revision or repository.
+optionally the JSON list of affected stacks (render changed, stack file changed, added, failed,
+or the Pulumi program itself changed), which the pull-request workflow uses as its preview
+matrix, and the deploy groups (affected stacks present at the head, split by role: validator
+roles need a manual approval). Exit 0, or 1 when a stack fails to render at the head (the
+comment says which and why), 2 on a bad revision or repository.
 """
 
 from __future__ import annotations
@@ -20,7 +22,19 @@ from pathlib import Path
 from infrakit.review import snapshot
 from infrakit.review.comment import MAX_CHARS, render_comment
 from infrakit.review.diff import StackDiff, compare
-from infrakit.review.render import list_stacks, render_all, secure_values, stacks_dir
+from infrakit.review.render import list_stacks, render_all, secure_values, stack_role, stacks_dir
+
+# Paths whose change alters what the Pulumi program does for every stack, beyond the render:
+# resources, their options, outputs, the engine, the policy pack.
+PROGRAM_PATHS = (
+    "__main__.py",
+    "Pulumi.yaml",
+    "requirements.txt",
+    "components/",
+    "policy/",
+    "infrakit/engine/",
+    "infrakit/policy_facts.py",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,12 +45,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--stack", action="append", dest="stacks", metavar="STACK", help="only these stacks")
     p.add_argument("--out", help="write the comment here (default: stdout)")
     p.add_argument("--affected", metavar="FILE", help="write the affected stacks here as a JSON list")
+    p.add_argument(
+        "--deploy-groups",
+        metavar="FILE",
+        help='write {"auto": [...], "approval": [...]} here: affected stacks at the head by role',
+    )
     p.add_argument("--max-chars", type=int, default=MAX_CHARS, help=f"comment size limit (default {MAX_CHARS})")
     p.set_defaults(func=cmd_preview_comment)
 
 
-def preview(repo: Path, base: str, head: str, stacks: list[str] | None = None) -> tuple[list[StackDiff], set[str]]:
-    """Every stack's diff between base and head, and the secret values to keep out of the comment."""
+def preview(
+    repo: Path, base: str, head: str, stacks: list[str] | None = None
+) -> tuple[list[StackDiff], set[str], dict[str, str]]:
+    """Every stack's diff between base and head, the secret values to keep out of the comment,
+    and each head stack's role."""
     with tempfile.TemporaryDirectory(prefix="infrakit-preview-") as tmp:
         root = Path(tmp)
         base_tree = snapshot.export(repo, base, root / "base")
@@ -46,14 +68,32 @@ def preview(repo: Path, base: str, head: str, stacks: list[str] | None = None) -
         new = render_all(head_tree, root / "out-head", names)
         diffs = [compare(old.get(n), new.get(n)) for n in names if n in old or n in new]
         touched = {str(p) for p in snapshot.changed_paths(repo, base, head)}
+        program = sorted(p for p in touched if p.startswith(PROGRAM_PATHS))
         for d in diffs:
+            if program and d.status == "unchanged":
+                d.status = "program changed"
+                d.notes.append(
+                    "the Pulumi program changed (" + ", ".join(program[:5]) + "): the engine's preview "
+                    "shows what it does to this stack's resources; the render is the same"
+                )
             for tree in (base_tree, head_tree):
                 rel = (stacks_dir(tree) / f"Pulumi.{d.stack}.yaml").relative_to(tree).as_posix()
                 if rel in touched and d.status == "unchanged":
                     d.status = "changed"  # only comments or the stack file's layout changed: still review it
         secrets = secure_values(base_tree) | secure_values(head_tree)
+        roles = {name: stack_role(head_tree, name) for name in list_stacks(head_tree)}
     secrets |= {v for k, v in os.environ.items() if k.startswith("INFRAKIT_SECRET_") and v}
-    return diffs, secrets
+    return diffs, secrets, roles
+
+
+def deploy_groups(diffs: list[StackDiff], roles: dict[str, str]) -> dict[str, list[str]]:
+    """Affected stacks that exist at the head: validator roles (the program's rule: the role
+    names a validator) go behind the manual approval, the others deploy on merge."""
+    present = [d.stack for d in diffs if d.affected and d.stack in roles]
+    return {
+        "auto": [s for s in present if "validator" not in roles[s]],
+        "approval": [s for s in present if "validator" in roles[s]],
+    }
 
 
 def cmd_preview_comment(args: argparse.Namespace) -> int:
@@ -61,7 +101,7 @@ def cmd_preview_comment(args: argparse.Namespace) -> int:
     try:
         base = snapshot.resolve(repo, args.base)
         head = snapshot.resolve(repo, args.head)
-        diffs, secrets = preview(repo, base, head, args.stacks)
+        diffs, secrets, roles = preview(repo, base, head, args.stacks)
     except snapshot.SnapshotError as exc:
         print(f"infrakit preview-comment: {exc}", file=sys.stderr)
         return 2
@@ -71,7 +111,10 @@ def cmd_preview_comment(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if args.affected:
-        Path(args.affected).write_text(json.dumps([d.stack for d in diffs if d.affected]) + "\n", encoding="utf-8")
+        present = [d.stack for d in diffs if d.affected and d.stack in roles]  # a removed stack has no preview
+        Path(args.affected).write_text(json.dumps(present) + "\n", encoding="utf-8")
+    if args.deploy_groups:
+        Path(args.deploy_groups).write_text(json.dumps(deploy_groups(diffs, roles)) + "\n", encoding="utf-8")
     for d in diffs:
         print(
             f"{d.stack}: {d.status} ({len(d.steps_replaced)} steps replaced, "

@@ -50,6 +50,7 @@ def _stack_section(d: StackDiff, detail: int) -> list[str]:
     """detail 2: everything; 1: causes shortened; 0: names and counts only."""
     out = [f"### {_code(d.stack)}: {d.status}", "", f"Host: {d.host or '?'}", ""]
     out += [f"- :x: {e}" for e in d.errors]
+    out += [f"- {n}" for n in d.notes]
     if d.steps_replaced:
         out.append("Steps replaced (hash changed; `pulumi up` re-runs exactly these on the host):")
         for s in d.steps_replaced:

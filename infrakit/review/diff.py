@@ -31,8 +31,9 @@ class StepChange:
 class StackDiff:
     stack: str
     host: str
-    status: str  # changed | unchanged | added | removed | error
+    status: str  # changed | unchanged | added | removed | error | program changed
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     files_added: list[str] = field(default_factory=list)
     files_removed: list[str] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)

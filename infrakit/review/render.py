@@ -66,6 +66,16 @@ def describe_host(tree: Path, stack: str) -> str:
     return "?"
 
 
+def stack_role(tree: Path, stack: str) -> str:
+    """`infrakit:role` as the stack file says ("" if it cannot be read)."""
+    try:
+        doc = yaml.safe_load(stack_file(tree, stack).read_text(encoding="utf-8")) or {}
+        role = (doc.get("config") or {}).get("infrakit:role", "")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return ""
+    return role if isinstance(role, str) else ""
+
+
 def secure_values(tree: Path) -> set[str]:
     """The `secure:` ciphertexts in the tree's stack files (kept out of any comment)."""
     found: set[str] = set()

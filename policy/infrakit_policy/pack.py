@@ -28,25 +28,10 @@ PACK_NAME = "infrakit"
 MANDATORY = EnforcementLevel.MANDATORY
 
 
-def _stack_role() -> str | None:
-    """infrakit:role of the stack under analysis (the engine passes the stack config to the pack)."""
-    try:
-        import pulumi  # noqa: PLC0415 (only inside the analyzer; tests pass the role in labels)
-
-        return pulumi.Config("infrakit").get("role")
-    except Exception:
-        return None
-
-
-def _ssh_ports() -> tuple[int, ...]:
-    try:
-        import pulumi  # noqa: PLC0415
-
-        access = pulumi.Config("infrakit").get_object("access") or {}
-        port = int(access.get("sshPort", 22)) if isinstance(access, Mapping) else 22
-    except Exception:
-        port = 22
-    return tuple(sorted({22, port}))
+# The engine hands an analyzer the resources, not the stack's config (pulumi-policy 1.21
+# ignores ConfigureStack's config), so the role comes from what the resources carry: the
+# hcloud resources' `role` label, and `role` in the policyFacts output.
+SSH_PORTS = (22,)  # plus any rule described as SSH (the program describes its rule "ssh admin")
 
 
 def _report_all(report: ReportViolation, messages: list[str], urn: str | None = None) -> None:
@@ -57,7 +42,7 @@ def _report_all(report: ReportViolation, messages: list[str], urn: str | None = 
 # ------------------------------------------------------------------ resource policies ----
 def check_firewall_ssh(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == rules.FIREWALL:
-        _report_all(report, rules.ssh_open_to_world(args.props.get("rules"), _ssh_ports()))
+        _report_all(report, rules.ssh_open_to_world(args.props.get("rules"), SSH_PORTS))
 
 
 def check_firewall_sensitive(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -68,13 +53,7 @@ def check_firewall_sensitive(args: ResourceValidationArgs, report: ReportViolati
 def check_validator_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
     labels = args.props.get("labels") or {}
     role = labels.get("role") if isinstance(labels, Mapping) else None
-    # Either the stack's config or the resource's own role label marks a validator.
-    for candidate in (_stack_role(), role):
-        if rules.is_validator(candidate):
-            _report_all(
-                report, rules.validator_protection(args.resource_type, args.props, bool(args.opts.protect), candidate)
-            )
-            return
+    _report_all(report, rules.validator_protection(args.resource_type, args.props, bool(args.opts.protect), role))
 
 
 # --------------------------------------------------------------------- stack policies ----

@@ -64,13 +64,6 @@ def _stack_violations(name: str, outputs: dict[str, Any] | None) -> list[str]:
     return seen
 
 
-@pytest.fixture(autouse=True)
-def _no_stack_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Outside the analyzer there is no stack config: the role comes from the resource's labels."""
-    monkeypatch.setattr(pack, "_stack_role", lambda: None)
-    monkeypatch.setattr(pack, "_ssh_ports", lambda: (22,))
-
-
 def test_every_policy_is_mandatory_and_named_once() -> None:
     names = [p.name for p in pack.policies()]
     assert len(names) == len(set(names)) == 7
@@ -96,11 +89,6 @@ def test_validator_protection_policy_reads_the_role_label() -> None:
     assert len(_resource_violations(name, rules.SERVER, unprotected, protect=False)) == 4
     assert _resource_violations(name, rules.SERVER, protected, protect=True) == []
     assert _resource_violations(name, rules.SERVER, {**unprotected, "labels": {"role": "node"}}) == []
-
-
-def test_validator_protection_policy_reads_the_stack_role(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pack, "_stack_role", lambda: "validator")
-    assert _resource_violations("validator-protected-cloud", rules.VOLUME, {"deleteProtection": False}, True)
 
 
 @pytest.mark.parametrize(

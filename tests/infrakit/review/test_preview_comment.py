@@ -177,3 +177,57 @@ def test_a_stack_that_no_longer_renders_fails_the_run(scratch: tuple[Path, str, 
         assert "### `lab`: error" in text and "render at head failed" in text and "infrakit:role" in text
     finally:
         _git(repo, "reset", "-q", "--hard", head)
+
+
+def _commit_change(repo: Path, rel: str, extra: str, message: str) -> None:
+    path = repo / rel
+    path.write_text(path.read_text() + extra)
+    _git(repo, "commit", "-q", "-am", message)
+
+
+def test_a_stack_file_change_affects_that_stack_only(scratch: tuple[Path, str, str], tmp_path: Path) -> None:
+    repo, _, head = scratch
+    _commit_change(repo, "stacks/Pulumi.hardened-existing.yaml", "# reviewed\n", "comment in one stack file")
+    try:
+        result = _run(repo, "--base", head, "--head", "HEAD", "--affected", str(tmp_path / "a.json"))
+        assert result.returncode == 0, result.stderr
+        assert json.loads((tmp_path / "a.json").read_text()) == ["hardened-existing"]
+    finally:
+        _git(repo, "reset", "-q", "--hard", head)
+
+
+def test_a_program_change_affects_every_stack_and_validators_need_approval(
+    scratch: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    """components/ changes resources without changing any render: every stack is previewed,
+    and the deploy groups split them by role as the program does (StackConfig.validator_like)."""
+    from infrakit.config import load_stack  # noqa: PLC0415
+
+    repo, _, head = scratch
+    _commit_change(repo, "components/node.py", "# reviewed\n", "program change")
+    try:
+        out = tmp_path / "c.md"
+        groups_file = tmp_path / "g.json"
+        result = _run(
+            repo,
+            "--base",
+            head,
+            "--head",
+            "HEAD",
+            "--out",
+            str(out),
+            "--affected",
+            str(tmp_path / "a.json"),
+            "--deploy-groups",
+            str(groups_file),
+        )
+        assert result.returncode == 0, result.stderr
+        stacks = list_stacks(repo)
+        assert json.loads((tmp_path / "a.json").read_text()) == stacks
+        assert "the Pulumi program changed (components/node.py)" in out.read_text()
+        groups = json.loads(groups_file.read_text())
+        validators = [s for s in stacks if load_stack(s).config.validator_like]
+        assert validators, "the shipped stacks include validators"
+        assert groups == {"auto": [s for s in stacks if s not in validators], "approval": validators}
+    finally:
+        _git(repo, "reset", "-q", "--hard", head)

@@ -20,8 +20,11 @@ from infrakit.plan.model import HostPlan
 
 FACTS_OUTPUT = "policyFacts"
 FACTS_SCHEMA = 1
-# The generic pinned-artifact step (infrakit.artifacts.pinned); its params name the pin.
-ARTIFACT_SCRIPT = "shared/artifacts/install_artifact.sh"
+# The artifact kinds (infrakit/artifacts/): the script each one's step runs.
+TARBALL_SCRIPT = "shared/artifacts/install_artifact.sh"
+APT_SCRIPT = "shared/artifacts/apt_package.sh"
+NPM_SCRIPT = "shared/artifacts/npm_package.sh"
+OCI_SCRIPT = "shared/artifacts/oci_image.sh"
 
 
 def policy_facts(stack: Stack, plan: HostPlan) -> dict[str, Any]:
@@ -48,20 +51,28 @@ def policy_facts(stack: Stack, plan: HostPlan) -> dict[str, Any]:
 
 
 def artifacts(plan: HostPlan) -> list[dict[str, str]]:
-    """Every pinned download of the plan: name, version, URL and the sha256 it is checked against."""
+    """Every artifact a host installs, with what pins it: `pin` is a sha256 for a tarball, the
+    manifest digest for an OCI image, "lockfile" for npm (sha512 of every package), "signed" for
+    an apt package from a repository whose key the step ships; "" when nothing pins it."""
     out = []
     for planned in plan.steps:
         step = planned.step
-        if step.script != ARTIFACT_SCRIPT:
-            continue
         params = step.params
-        out.append(
-            {
-                "step": step.name,
-                "name": params.get("ARTIFACT_NAME", ""),
-                "version": params.get("ARTIFACT_VERSION", ""),
-                "url": params.get("ARTIFACT_URL", ""),
-                "sha256": params.get("ARTIFACT_SHA256", ""),
-            }
-        )
+        files = {f.name for f in step.files}
+        if step.script == TARBALL_SCRIPT:
+            digest = params.get("ARTIFACT_SHA256", "")
+            kind, name, version = "tarball", params.get("ARTIFACT_NAME", ""), params.get("ARTIFACT_VERSION", "")
+            url, pin = params.get("ARTIFACT_URL", ""), f"sha256:{digest}" if digest else ""
+        elif step.script == OCI_SCRIPT:
+            kind, name, version = "oci", params.get("OCI_NAME", ""), params.get("OCI_VERSION", "")
+            url, pin = params.get("OCI_ARCHIVE_URL", ""), params.get("OCI_DIGEST", "")
+        elif step.script == NPM_SCRIPT:
+            kind, name, version = "npm", params.get("NPM_PACKAGE", ""), params.get("NPM_VERSION", "")
+            url, pin = params.get("NPM_REGISTRY", ""), "lockfile" if "package-lock.json" in files else ""
+        elif step.script == APT_SCRIPT:
+            kind, name, version = "apt", params.get("APT_PACKAGE", ""), params.get("APT_VERSION", "")
+            url, pin = "", "signed" if any(n.endswith(".asc") for n in files) else ""
+        else:
+            continue
+        out.append({"kind": kind, "step": step.name, "name": name, "version": version, "url": url, "pin": pin})
     return out

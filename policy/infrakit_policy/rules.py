@@ -60,8 +60,10 @@ SENSITIVE_PURPOSE = re.compile(
     r"\b(rpc|json-rpc|engine|api|metrics|exporter|status|keymanager|mev-boost|grpc)\b", re.IGNORECASE
 )
 SSH_PURPOSE = re.compile(r"\bssh\b", re.IGNORECASE)
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256_PIN = re.compile(r"^sha256:[0-9a-f]{64}$")
 VERSION = re.compile(r"^v?[0-9]+(\.[0-9A-Za-z+_-]+)*$")
+# Debian versions: [epoch:]upstream[-revision], no wildcard.
+APT_VERSION = re.compile(r"^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$")
 UNPINNED_VERSIONS = {"", "latest", "stable", "main", "master", "nightly", "unstable", "edge"}
 
 Violations = list[str]
@@ -215,22 +217,45 @@ def validator_facts_protected(facts: Mapping[str, Any]) -> Violations:
 
 # ------------------------------------------------------------ rule 4: artifacts pinned ----
 def unpinned_artifacts(artifacts: Iterable[Mapping[str, Any]] | None) -> Violations:
-    """Every artifact a host downloads has an exact version, an https URL and a sha256."""
+    """Every artifact a host installs is pinned, by kind: a tarball by an exact version, an https
+    URL and a sha256; an OCI image by its sha256 manifest digest; an npm package by an exact
+    version and its lockfile (sha512 of every package); an apt package by an exact version from
+    a signed repository. An unknown kind is a violation: the pack must learn it first."""
     out = []
     for art in artifacts or []:
+        kind = str(art.get("kind") or "tarball")
         name = art.get("name") or art.get("step") or "?"
         version = str(art.get("version") or "")
         url = str(art.get("url") or "")
-        digest = str(art.get("sha256") or "")
+        pin = str(art.get("pin") or "")
+        if not pin and art.get("sha256"):
+            pin = f"sha256:{art['sha256']}"
         problems = []
-        if version.lower() in UNPINNED_VERSIONS or not VERSION.match(version):
+        exact = version.lower() not in UNPINNED_VERSIONS and bool(
+            (APT_VERSION if kind == "apt" else VERSION).match(version)
+        )
+        if not exact:
             problems.append(f"version {version!r} is not an exact version")
-        if not SHA256.match(digest):
-            problems.append("no sha256 (unlocked: run `infrakit lock` and commit artifacts.lock.toml)")
-        if not url.startswith("https://"):
-            problems.append(f"URL {url!r} is not https")
+        if kind in {"tarball", "oci"}:
+            if not SHA256_PIN.match(pin):
+                what = (
+                    "no sha256 (unlocked: run `infrakit lock` and commit the lock file)"
+                    if kind == "tarball"
+                    else ("no sha256 manifest digest")
+                )
+                problems.append(what)
+            if (url or kind == "tarball") and not url.startswith("https://"):
+                problems.append(f"URL {url!r} is not https")
+        elif kind == "npm":
+            if pin != "lockfile":
+                problems.append("no lockfile (npm ci from a committed package-lock.json with sha512 integrity)")
+        elif kind == "apt":
+            if pin != "signed":
+                problems.append("not from a signed repository (the step ships no OpenPGP key)")
+        else:
+            problems.append(f"unknown artifact kind {kind!r}: the policy pack cannot tell whether it is pinned")
         if problems:
-            out.append(f"artifact {name}: " + "; ".join(problems))
+            out.append(f"artifact {name} ({kind}): " + "; ".join(problems))
     return out
 
 

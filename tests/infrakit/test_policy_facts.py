@@ -10,12 +10,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from infrakit.config import list_stacks, load_stack
 from infrakit.plan import build_plan
-from infrakit.policy_facts import FACTS_OUTPUT, policy_facts
+from infrakit.policy_facts import (
+    APT_SCRIPT,
+    FACTS_OUTPUT,
+    NPM_SCRIPT,
+    OCI_SCRIPT,
+    TARBALL_SCRIPT,
+    artifacts,
+    policy_facts,
+)
 from tests.conftest import StackFactory, load_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policy"))
@@ -38,8 +48,9 @@ def test_shipped_stack_passes_the_pack(name: str) -> None:
     violations = rules.facts_violations(found)
     unpinned = violations.pop("artifacts-pinned")
     assert violations == {k: [] for k in violations}, f"{name}: {violations}"
-    unlocked = {a["name"] for a in facts["artifacts"] if not a["sha256"]}
-    assert {v.split(":")[0].removeprefix("artifact ") for v in unpinned} == unlocked
+    unlocked = {a["name"] for a in facts["artifacts"] if not a["pin"]}
+    assert {v.split(" (")[0].removeprefix("artifact ") for v in unpinned} == unlocked
+    assert all(a["kind"] == "tarball" for a in facts["artifacts"] if not a["pin"]), "only the lock file is open"
     for art in unlocked:
         assert any(f"artifact {art} " in b for b in plan.blockers), f"{name}: {art} unpinned but not a blocker"
 
@@ -70,3 +81,49 @@ def test_unprotected_validator_is_caught() -> None:
     facts = policy_facts(stack, build_plan(stack))
     assert facts["protected"] is True and rules.facts_violations(facts)["validator-protected"] == []
     assert rules.facts_violations({**facts, "protected": False})["validator-protected"]
+
+
+def _plan_of(*steps: SimpleNamespace) -> Any:
+    return SimpleNamespace(steps=[SimpleNamespace(step=s) for s in steps])
+
+
+def _step(script: str, params: dict[str, str], files: tuple[str, ...] = ()) -> SimpleNamespace:
+    return SimpleNamespace(name="s", script=script, params=params, files=[SimpleNamespace(name=f) for f in files])
+
+
+def test_every_artifact_kind_is_in_the_facts_with_its_pin() -> None:
+    digest = "sha256:" + "c" * 64
+    plan = _plan_of(
+        _step(
+            TARBALL_SCRIPT,
+            {
+                "ARTIFACT_NAME": "geth",
+                "ARTIFACT_VERSION": "1.0.0",
+                "ARTIFACT_URL": "https://x",
+                "ARTIFACT_SHA256": "c" * 64,
+            },
+        ),
+        _step(OCI_SCRIPT, {"OCI_NAME": "web", "OCI_VERSION": "1.2.3", "OCI_DIGEST": digest, "OCI_ARCHIVE_URL": ""}),
+        _step(
+            NPM_SCRIPT,
+            {"NPM_PACKAGE": "@aztec/aztec", "NPM_VERSION": "4.1.2", "NPM_REGISTRY": "https://r/"},
+            ("package.json", "package-lock.json"),
+        ),
+        _step(APT_SCRIPT, {"APT_PACKAGE": "caddy", "APT_VERSION": "2.10.2-1"}, ("infrakit-caddy.asc",)),
+        _step("shared/provision/base_packages.sh", {"PACKAGES": "curl"}),
+    )
+    facts = artifacts(plan)
+    assert [(a["kind"], a["pin"]) for a in facts] == [
+        ("tarball", digest),
+        ("oci", digest),
+        ("npm", "lockfile"),
+        ("apt", "signed"),
+    ]
+    assert rules.unpinned_artifacts(facts) == []
+    unpinned = artifacts(
+        _plan_of(
+            _step(NPM_SCRIPT, {"NPM_PACKAGE": "x", "NPM_VERSION": "1.0.0"}, ("package.json",)),
+            _step(APT_SCRIPT, {"APT_PACKAGE": "y", "APT_VERSION": "1.0-1"}),
+        )
+    )
+    assert len(rules.unpinned_artifacts(unpinned)) == 2

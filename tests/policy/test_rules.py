@@ -139,31 +139,62 @@ def test_validator_facts_protection() -> None:
 
 # -------------------------------------------------------------------- artifact pins ----
 PINNED = {
+    "kind": "tarball",
     "name": "geth",
     "version": "1.16.7",
     "url": "https://example.invalid/geth-1.16.7.tar.gz",
-    "sha256": "a" * 64,
+    "pin": "sha256:" + "a" * 64,
 }
+OCI = {"kind": "oci", "name": "web", "version": "1.2.3", "url": "", "pin": "sha256:" + "b" * 64}
+NPM = {
+    "kind": "npm",
+    "name": "@aztec/aztec",
+    "version": "4.1.2",
+    "url": "https://registry.npmjs.org/",
+    "pin": "lockfile",
+}
+APT = {"kind": "apt", "name": "caddy", "version": "2.10.2-1", "url": "", "pin": "signed"}
 
 
 @pytest.mark.parametrize(
-    ("change", "needle"),
+    ("art", "needle"),
     [
-        ({"sha256": ""}, "no sha256"),
-        ({"sha256": "A" * 64}, "no sha256"),
-        ({"version": "latest"}, "not an exact version"),
-        ({"version": ""}, "not an exact version"),
-        ({"url": "http://example.invalid/geth.tar.gz"}, "not https"),
+        ({**PINNED, "pin": ""}, "no sha256"),
+        ({**PINNED, "pin": "sha256:" + "A" * 64}, "no sha256"),
+        ({**PINNED, "version": "latest"}, "not an exact version"),
+        ({**PINNED, "version": ""}, "not an exact version"),
+        ({**PINNED, "url": "http://example.invalid/geth.tar.gz"}, "not https"),
+        ({**OCI, "pin": "latest"}, "no sha256 manifest digest"),
+        ({**OCI, "url": "http://mirror.invalid/web.tar"}, "not https"),
+        ({**NPM, "pin": ""}, "no lockfile"),
+        ({**NPM, "version": "^4.1.2"}, "not an exact version"),
+        ({**APT, "pin": ""}, "not from a signed repository"),
+        ({**APT, "version": "2.*"}, "not an exact version"),
+        ({**APT, "kind": "pip"}, "unknown artifact kind"),
     ],
-    ids=["unlocked", "not-hex", "latest", "no-version", "http"],
+    ids=[
+        "unlocked",
+        "not-hex",
+        "latest",
+        "no-version",
+        "http",
+        "oci-tag",
+        "oci-http",
+        "npm-no-lock",
+        "npm-range",
+        "apt-unsigned",
+        "apt-wildcard",
+        "unknown-kind",
+    ],
 )
-def test_unpinned_artifact_is_a_violation(change: dict[str, str], needle: str) -> None:
-    (msg,) = rules.unpinned_artifacts([{**PINNED, **change}])
-    assert msg.startswith("artifact geth:") and needle in msg
+def test_unpinned_artifact_is_a_violation(art: dict[str, str], needle: str) -> None:
+    (msg,) = rules.unpinned_artifacts([art])
+    assert msg.startswith(f"artifact {art['name']} ({art['kind']}):") and needle in msg
 
 
 def test_pinned_artifacts_are_clean() -> None:
-    assert rules.unpinned_artifacts([PINNED, {**PINNED, "name": "jre", "version": "21.0.9+10"}]) == []
+    jre = {**PINNED, "name": "jre", "version": "21.0.9+10"}
+    assert rules.unpinned_artifacts([PINNED, jre, OCI, NPM, APT, {**APT, "version": "1:2.10.2-1+deb12u1"}]) == []
     assert rules.unpinned_artifacts([]) == []
 
 
@@ -189,7 +220,7 @@ def test_facts_rules_on_a_violating_and_a_clean_host() -> None:
             {"protocol": "tcp", "port": 8545, "sources": [WORLD4], "purpose": "execution json-rpc"},
         ],
         "ports": [{"protocol": "tcp", "port": 8545, "exposure": "public", "purpose": "execution json-rpc"}],
-        "artifacts": [{**PINNED, "sha256": ""}],
+        "artifacts": [{**PINNED, "pin": ""}],
     }
     found = rules.facts_violations(bad)
     assert all(found.values()), found

@@ -81,7 +81,7 @@ DESCRIPTIONS = {
     "ssh-not-open-to-world": "SSH is never open to the world (cloud and host firewall).",
     "no-public-rpc-engine-metrics": "No RPC, engine API, metrics or monitoring port is reachable from the world.",
     "validator-protected": "Validator stacks have delete/rebuild protection (Hetzner and Pulumi).",
-    "artifacts-pinned": "Every downloaded artifact has an exact version, an https URL and a sha256.",
+    "artifacts-pinned": "Every artifact is pinned: an exact version and a sha256, digest, lockfile or signed repo.",
 }
 
 

@@ -43,8 +43,13 @@ class Resolved:
         return f"{self.spec.name} {self.version} sha256:{self.sha256[:16] or 'UNLOCKED'}"
 
 
-def resolve(manifest: Manifest, lock: LockFile, names: list[str], versions: Mapping[str, str] | None = None,
-            base_url: str | None = None) -> list[Resolved]:
+def resolve(
+    manifest: Manifest,
+    lock: LockFile,
+    names: list[str],
+    versions: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+) -> list[Resolved]:
     """The artifacts `names` at the manifest's version (or `versions[name]`), each with its lock
     entry; with `base_url` the same file is fetched from <base_url>/<name>/<version>/<file>."""
     out = []
@@ -70,7 +75,8 @@ def unlocked_blockers(stack: str, key: str, lock: Path, resolved: list[Resolved]
         f"stack '{stack}': {key}: artifact {item.spec.name} {item.version} is not locked in {where}; apply will "
         f"refuse to install it. Run `infrakit lock {item.spec.name}@{item.version}` where the upstream URL is "
         "reachable and commit the lock file"
-        for item in resolved if not item.locked
+        for item in resolved
+        if not item.locked
     ]
 
 

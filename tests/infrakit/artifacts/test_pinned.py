@@ -18,8 +18,16 @@ def write_test_lock(tmp: Path, versions: dict[str, list[str]]) -> Path:
     for name, items in versions.items():
         for version in items:
             digest = hashlib.sha256(f"{name}-{version}".encode()).hexdigest()
-            lock = lock.with_entry(LockEntry(name=name, version=version, status="locked", sha256=digest,
-                                             url=f"https://example.invalid/{name}-{version}.tar.gz", size=1))
+            lock = lock.with_entry(
+                LockEntry(
+                    name=name,
+                    version=version,
+                    status="locked",
+                    sha256=digest,
+                    url=f"https://example.invalid/{name}-{version}.tar.gz",
+                    size=1,
+                )
+            )
     write_lock(lock)
     return lock.path
 
@@ -27,8 +35,10 @@ def write_test_lock(tmp: Path, versions: dict[str, list[str]]) -> Path:
 @pytest.fixture
 def manifest(tmp_path: Path):
     path = tmp_path / "versions.toml"
-    path.write_text('[artifacts.geth]\nversion = "1.0.0"\nurl = "https://example.org/geth-{version}.tar.gz"\n'
-                    'strip = 1\nbinaries = ["geth"]\n')
+    path.write_text(
+        '[artifacts.geth]\nversion = "1.0.0"\nurl = "https://example.org/geth-{version}.tar.gz"\n'
+        'strip = 1\nbinaries = ["geth"]\n'
+    )
     return read_manifest(path)
 
 

@@ -33,9 +33,16 @@ def tarball(version: str) -> bytes:
 
 
 def run(tmp_path: Path, url: str, version: str, sha256: str) -> subprocess.CompletedProcess[str]:
-    env = clean_env(tmp_path, ARTIFACT_NAME="tool", ARTIFACT_VERSION=version, ARTIFACT_URL=url,
-                    ARTIFACT_SHA256=sha256, ARTIFACT_STRIP="1", ARTIFACT_BINARIES="bin/tool",
-                    INSTALL_ROOT=str(tmp_path / "opt"))
+    env = clean_env(
+        tmp_path,
+        ARTIFACT_NAME="tool",
+        ARTIFACT_VERSION=version,
+        ARTIFACT_URL=url,
+        ARTIFACT_SHA256=sha256,
+        ARTIFACT_STRIP="1",
+        ARTIFACT_BINARIES="bin/tool",
+        INSTALL_ROOT=str(tmp_path / "opt"),
+    )
     return subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, check=False, timeout=60)
 
 

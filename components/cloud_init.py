@@ -12,8 +12,10 @@ import yaml
 from infrakit.config.models import StackConfig
 
 
-def user_data(config: StackConfig) -> str:
-    doc = {
+def user_data(config: StackConfig, host_key: tuple[str, str] | None = None) -> str:
+    """The #cloud-config; with host_key (private, public), sshd's ed25519 host key is that
+    pair from first boot, so the first connection can already be checked against it."""
+    doc: dict[str, object] = {
         "users": [
             {
                 "name": config.access.admin_user,
@@ -26,4 +28,6 @@ def user_data(config: StackConfig) -> str:
         "ssh_pwauth": False,
         "package_update": False,
     }
+    if host_key:
+        doc["ssh_keys"] = {"ed25519_private": host_key[0], "ed25519_public": host_key[1]}
     return "#cloud-config\n" + yaml.safe_dump(doc, sort_keys=True)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import pulumi
 import pulumi_hcloud as hcloud
 
 from components.cloud_init import user_data
+from components.remote.host_key import HostKeyPair
 from infrakit.config.models import HcloudTarget, StackConfig
 from infrakit.plan.firewall import inbound_rules
 from infrakit.plan.model import HostPlan
+
+HOSTNAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def key_id(public_key: str) -> str:
+    """A short, stable name part for an SSH public key (its SHA-256, hex)."""
+    return hashlib.sha256(public_key.split()[1].encode()).hexdigest()[:12]
 
 
 class HcloudHost(pulumi.ComponentResource):
@@ -27,15 +38,26 @@ class HcloudHost(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions(parent=self, protect=protected)
         labels = {"managed-by": "infrakit", "stack": plan.stack, "chain": plan.chain, "role": plan.role,
                   **target.labels}
+        if not HOSTNAME.fullmatch(plan.stack):
+            raise pulumi.RunError(f"stack '{plan.stack}': the stack name is the server's host name: expected "
+                                  "1-63 lower-case letters, digits and '-', not starting or ending with '-'")
+        # Hetzner names are unique in a project: a replacement must go before its successor comes.
+        unique = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
 
         if target.ssh_key_names:
             ssh_keys: list[pulumi.Input[str]] = list(target.ssh_key_names)
         else:
+            # Named by the key's fingerprint, not its position: reordering the list replaces nothing.
             ssh_keys = [
-                hcloud.SshKey(f"{name}-key-{i}", name=f"{plan.stack}-admin-{i}", public_key=key,
-                              labels=labels, opts=child).id
-                for i, key in enumerate(config.access.admin_keys)
+                hcloud.SshKey(f"{name}-key-{key_id(key)}", name=f"{plan.stack}-admin-{key_id(key)}", public_key=key,
+                              labels=labels, opts=unique).id
+                for key in config.access.admin_keys
             ]
+        # The server's ed25519 host key, made before it exists: the first SSH connection is pinned.
+        self.host_key = HostKeyPair(f"{name}-host-key", plan.stack, child)
+        pair = pulumi.Output.all(self.host_key.privateKey, self.host_key.publicKey)
+        boot_text: pulumi.Output[str] = pair.apply(lambda kp: user_data(config, (kp[0], kp[1])))
+        first_boot: pulumi.Output[str] = pulumi.Output.secret(boot_text)
 
         self.firewall = hcloud.Firewall(
             f"{name}-firewall",
@@ -46,7 +68,7 @@ class HcloudHost(pulumi.ComponentResource):
                                         source_ips=list(r.sources), description=r.purpose)
                 for r in inbound_rules(plan.ssh_port, plan.admin_cidrs, plan.ports)
             ],
-            opts=child,
+            opts=unique,
         )
         self.primary_ip = hcloud.PrimaryIp(
             f"{name}-ipv4",
@@ -57,7 +79,7 @@ class HcloudHost(pulumi.ComponentResource):
             auto_delete=False,
             delete_protection=protected,
             labels=labels,
-            opts=keep,
+            opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         self.server = hcloud.Server(
             f"{name}-server",
@@ -73,11 +95,12 @@ class HcloudHost(pulumi.ComponentResource):
             firewall_ids=[self.firewall.id.apply(int)],
             public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=self.primary_ip.id.apply(int),
                                                     ipv6_enabled=True)],
-            user_data=user_data(config),
+            user_data=first_boot,
             shutdown_before_deletion=True,
             # Re-creating a node because its first-boot data changed would be a disaster for a
             # validator: key and user changes are the create_user step's job.
-            opts=pulumi.ResourceOptions(parent=self, protect=protected, ignore_changes=["userData", "sshKeys"]),
+            opts=pulumi.ResourceOptions(parent=self, protect=protected, ignore_changes=["userData", "sshKeys"],
+                                        delete_before_replace=True),
         )
         self.volume: hcloud.Volume | None = None
         if target.volume:
@@ -89,7 +112,7 @@ class HcloudHost(pulumi.ComponentResource):
                 location=target.location,
                 delete_protection=protected,
                 labels=labels,
-                opts=keep,
+                opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(delete_before_replace=True)),
             )
             hcloud.VolumeAttachment(
                 f"{name}-volume-attachment",

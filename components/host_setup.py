@@ -71,12 +71,16 @@ class HostSetup(pulumi.ComponentResource):
         server_id: pulumi.Input[str],
         secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
+        protect_host: bool = False,
     ) -> None:
         super().__init__("infrakit:host:HostSetup", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         path, digest = write_bundle(plan)
         self.bundle_digest = digest
-        self.host = Host(f"{name}-host", access, private_key, server_id, child)
+        # protect_host (an existing host with `protection`): `pulumi destroy` stops at the Host;
+        # the machine itself is not InfraKit's to delete or protect.
+        self.host = Host(
+            f"{name}-host", access, private_key, server_id, pulumi.ResourceOptions(parent=self, protect=protect_host)
+        )
         # Every later connection must show the key pinned in the stack or recorded by Host.
         pinned = pulumi.Output.all(pulumi.Output.from_input(access), self.host.seenHostKey).apply(
             lambda a: {**a[0], "hostKey": a[0].get("hostKey") or a[1] or ""}

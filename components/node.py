@@ -30,15 +30,23 @@ class ChainNode(pulumi.ComponentResource):
         user = config.ssh_user
         target = config.host
         bootstrap = (target.bootstrap_user or "") if isinstance(target, ExistingTarget) else ""
-        host_key = (target.host_key or "") if isinstance(target, ExistingTarget) else ""
         port_number = config.access.ssh_port
-        access = self.host.address.apply(
-            lambda address: {
-                "host": address,
+        # The key every connection must see: pinned in the stack (existing host), made before
+        # the server (hcloud), else the one seen first (recorded by the Host resource).
+        pinned: pulumi.Input[str] = (
+            self.host.host_key.publicKey
+            if isinstance(self.host, HcloudHost)
+            else (target.host_key or "")
+            if isinstance(target, ExistingTarget)
+            else ""
+        )
+        access = pulumi.Output.all(self.host.address, pinned).apply(
+            lambda a: {
+                "host": a[0],
                 "port": port_number,
                 "user": user,
                 "bootstrapUser": bootstrap,
-                "hostKey": host_key,
+                "hostKey": a[1] or "",
             }
         )
         # A replaced cloud server is a new machine: its id re-runs every step.
@@ -51,6 +59,7 @@ class ChainNode(pulumi.ComponentResource):
             server_id,
             secrets,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.host]),
+            protect_host=config.protected and isinstance(target, ExistingTarget),
         )
         self.address = self.host.address
         port = "" if config.access.ssh_port == 22 else f" -p {config.access.ssh_port}"

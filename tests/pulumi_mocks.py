@@ -57,6 +57,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "hcloud:index/primaryIp:PrimaryIp":
             outputs["ipAddress"] = FAKE_IPV4
+        if args.typ.endswith("dynamic/infrakit:HostKeyPair"):  # what HostKeyProvider.create makes
+            outputs.update(publicKey=FAKE_HOST_KEY, privateKey="-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n")
         if args.typ.endswith("dynamic/infrakit:Host"):  # what HostProvider.create records
             outputs.update(machineId=FAKE_MACHINE_ID, seenHostKey=FAKE_HOST_KEY, loginUser="ops")
         return str(next(self.ids)), outputs

@@ -27,6 +27,15 @@ from dataclasses import dataclass
 import paramiko
 
 CONNECT_TIMEOUT = 15.0
+HOST_KEY_ALGORITHMS = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+    "ssh-rsa",
+)
 # A fresh cloud server needs time before sshd answers: dial (not login) retries, bounded.
 DIAL_ATTEMPTS = 40
 DIAL_PAUSE = 15.0
@@ -119,6 +128,10 @@ atexit.register(POOL.close_all)
 
 def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
     pkey = _load_key(access.private_key) if access.private_key else None
+    # With a pinned key, the server must present that type (it may hold others too).
+    pinned_type = access.host_key.split()[0] if access.host_key else ""
+    allowed = {"rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"} if pinned_type == "ssh-rsa" else {pinned_type}
+    disabled = {"keys": [t for t in HOST_KEY_ALGORITHMS if t not in allowed]} if pinned_type else None
     for attempt in range(1, max(access.dial_attempts, 1) + 1):
         client = paramiko.SSHClient()
         policy = _Pinned(access)
@@ -134,6 +147,7 @@ def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
                 timeout=CONNECT_TIMEOUT,
                 banner_timeout=CONNECT_TIMEOUT,
                 auth_timeout=CONNECT_TIMEOUT,
+                disabled_algorithms=disabled,
             )
         except paramiko.AuthenticationException:
             client.close()

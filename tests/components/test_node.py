@@ -28,8 +28,9 @@ def captured_opts() -> dict[str, pulumi.ResourceOptions]:
     return seen
 
 
-def run(stack_values: StackFactory, name: str = "test-node", secrets: dict[str, str] | None = None,
-        **overrides: Any) -> Evaluation:
+def run(
+    stack_values: StackFactory, name: str = "test-node", secrets: dict[str, str] | None = None, **overrides: Any
+) -> Evaluation:
     return evaluate(name, stack_values(**overrides), secrets)
 
 
@@ -68,8 +69,9 @@ def test_protection_defaults_off_for_a_plain_host(stack_values: StackFactory) ->
     assert server.inputs["rebuildProtection"] is False
 
 
-def test_protection_flags_when_enabled(stack_values: StackFactory,
-                                       captured_opts: dict[str, pulumi.ResourceOptions]) -> None:
+def test_protection_flags_when_enabled(
+    stack_values: StackFactory, captured_opts: dict[str, pulumi.ResourceOptions]
+) -> None:
     """A validator's server, IP and volume must survive a stray `pulumi destroy` or rebuild."""
     result = run(stack_values, host={"protection": True, "volume": {"sizeGb": 100}})
     server = result.mocks.of_type("hcloud:index/server:Server")[0]
@@ -92,7 +94,8 @@ def test_server_uses_the_stable_primary_ip_and_firewall(stack_values: StackFacto
 
 
 def test_one_step_resource_per_step_keyed_by_its_hash_in_order(
-        stack_values: StackFactory, captured_opts: dict[str, pulumi.ResourceOptions]) -> None:
+    stack_values: StackFactory, captured_opts: dict[str, pulumi.ResourceOptions]
+) -> None:
     """The step hash is what makes an unchanged step not run again; the order is the plan's."""
     result = run(stack_values)
     plan = build_plan(load_values(stack_values(), stack="test-node"))
@@ -129,8 +132,9 @@ def test_no_secret_in_any_plain_input(stack_values: StackFactory) -> None:
             if key in {"stdin", "privateKey"} and SECRET_IN(value):
                 assert resource.is_secret(key), f"{resource.name}.{key} must be a secret"
             elif key not in {"stdin", "privateKey"}:
-                assert SECRET not in str(value) and "PRIVATE-KEY-TEXT" not in str(value), \
+                assert SECRET not in str(value) and "PRIVATE-KEY-TEXT" not in str(value), (
                     f"{resource.name}.{key} leaks a secret"
+                )
     node_env = result.mocks.named("test-node-setup-node_env")
     assert node_env.inputs["stdin"] == f"ALERT_WEBHOOK_URL={SECRET}\n"
     assert node_env.is_secret("stdin"), "stdin must be stored encrypted in state"
@@ -163,3 +167,46 @@ def test_bundle_cache_keeps_one_tarball_per_stack_and_spares_prefix_neighbours(t
     stale.write_bytes(b"x")
     path, _ = host_setup.write_bundle(build_plan(load_stack("lab")))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, neighbour.name])
+
+
+def test_hcloud_host_key_is_made_first_and_pinned_from_the_first_connection(stack_values: StackFactory) -> None:
+    """No trust-on-first-use for a server we create: cloud-init installs a key pair made
+    before the server, and every connection checks it; the private half stays secret."""
+    result = run(stack_values)
+    server = result.mocks.of_type("hcloud:index/server:Server")[0]
+    assert server.is_secret("userData"), "user data carries the host's private key: it must be a secret"
+    assert "ed25519_private" in server.inputs["userData"] and FAKE_HOST_KEY in server.inputs["userData"]
+    assert result.one("dynamic/infrakit:Host").inputs["access"]["hostKey"] == FAKE_HOST_KEY
+
+
+def test_hetzner_names_are_replaced_delete_first_and_keys_named_by_fingerprint(
+    stack_values: StackFactory, captured_opts: dict[str, pulumi.ResourceOptions]
+) -> None:
+    """Hetzner refuses two resources with one name: create-before-delete would collide."""
+    keys = list(read_stack_file("hardened-hcloud").values["access"]["adminKeys"])
+    assert len(keys) == 2
+    first = run(stack_values, access={"adminKeys": keys}, host={"volume": {"sizeGb": 20}})
+    names = sorted(r.inputs["name"] for r in first.mocks.of_type("hcloud:index/sshKey:SshKey"))
+    swapped = run(stack_values, access={"adminKeys": list(reversed(keys))}, host={"volume": {"sizeGb": 20}})
+    assert sorted(r.inputs["name"] for r in swapped.mocks.of_type("hcloud:index/sshKey:SshKey")) == names, (
+        "reordering the admin keys must not rename (replace) any SSH key"
+    )
+    for suffix in ("sshKey:SshKey", "firewall:Firewall", "primaryIp:PrimaryIp", "server:Server", "volume:Volume"):
+        for resource in first.mocks.of_type(f"hcloud:index/{suffix}"):
+            assert captured_opts[resource.name].delete_before_replace, f"{resource.name} must delete before replace"
+
+
+def test_a_stack_name_that_is_no_host_name_is_refused_for_hcloud(stack_values: StackFactory) -> None:
+    with pytest.raises(Exception, match=r"stack 'Bad_Name': the stack name is the server's host name"):
+        run(stack_values, name="Bad_Name")
+
+
+def test_existing_host_protection_guards_pulumi_state_only(captured_opts: dict[str, pulumi.ResourceOptions]) -> None:
+    """A validator on an existing host: `pulumi destroy` stops at the Host resource; nothing
+    claims to protect the machine itself."""
+    values = dict(read_stack_file("hardened-existing").values)
+    values["role"] = "host"
+    values["host"] = {**values["host"], "protection": True}
+    result = evaluate("hardened-existing", values)
+    host = result.one("dynamic/infrakit:Host")
+    assert captured_opts[host.name].protect is True

@@ -90,13 +90,18 @@ build_engine() { # build_engine ROOT DEST
   log "built in $((SECONDS - start)) s: $(du -sh "${dest}/bin/pulumi" | cut -f1) pulumi"
 }
 
-verify_engine() { # verify_engine BIN
-  local bin="$1" got
+verify_engine() { # verify_engine BIN PYTHON
+  local bin="$1" python="$2" got plugin
   got="$("${bin}/pulumi" version)" || die "${bin}/pulumi does not run"
   [[ "${got}" == "v${ENGINE_VERSION}" ]] || die "${bin}/pulumi reports ${got}, expected v${ENGINE_VERSION}"
   for plugin in pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python; do
     [[ -x "${bin}/${plugin}" ]] || die "${bin}/${plugin} is missing"
   done
+  if [[ -x "${python}" ]]; then
+    got="$(PULUMI_PYTHON_CMD="${python}" "${bin}/pulumi-language-python" --version)" \
+      || die "the language host does not start with ${python}"
+    [[ "${got}" == "${ENGINE_VERSION}" ]] || die "the language host reports ${got}, expected ${ENGINE_VERSION}"
+  fi
 }
 
 main() {
@@ -125,7 +130,7 @@ main() {
     build_engine "${root}" "${dest}"
     changed=1
   fi
-  verify_engine "${dest}/bin"
+  verify_engine "${dest}/bin" "${root}/.venv/bin/python"
   if [[ "$(readlink "${link}" 2>/dev/null || true)" != "${dest}/bin" ]]; then
     ln -sfn "${dest}/bin" "${link}"
     changed=1

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
-from pulumi.runtime.rpc import UNKNOWN
+from pulumi.output import Unknown
+from pulumi.runtime.rpc import UNKNOWN, is_rpc_secret, unwrap_rpc_secret
 
 from components.remote import session
 from components.remote.session import Access, RemoteError
@@ -73,7 +74,19 @@ def _changed(olds: Mapping[str, Any], news: Mapping[str, Any], keys: tuple[str, 
     """The keys whose value differs. A machine id not known yet (a preview while the Host
     updates its connection) is not a change: an update with a different machine fails in
     Host.update, and a replaced server shows as the Host's own replacement."""
-    return [k for k in keys if olds.get(k) != news.get(k) and not (k == "machineId" and news.get(k) == UNKNOWN)]
+    changed = []
+    for key in keys:
+        old, new = _plain(olds.get(key)), _plain(news.get(key))
+        if key == "machineId" and (isinstance(new, Unknown) or new == UNKNOWN):
+            continue
+        if old != new:
+            changed.append(key)
+    return changed
+
+
+def _plain(value: Any) -> Any:
+    """A property as compared: secret or not (the engine may send either), its plain value."""
+    return unwrap_rpc_secret(value) if is_rpc_secret(value) else value
 
 
 def _log_path(stack: str, name: str) -> Path:

@@ -9,7 +9,8 @@ from types import ModuleType
 
 import paramiko
 import pytest
-from pulumi.runtime.rpc import UNKNOWN
+from pulumi.output import Unknown
+from pulumi.runtime.rpc import UNKNOWN, wrap_rpc_secret
 
 from components.remote import provider
 from components.remote.provider import BundleProvider, HostProvider, StepFailedError, StepProvider
@@ -49,7 +50,14 @@ def test_a_connection_change_alone_reruns_no_step() -> None:
 
 
 def test_a_machine_id_not_known_in_preview_is_not_a_change() -> None:
-    assert step_diff(machineId=UNKNOWN) == (False, [])
+    """As the dynamic provider hands unknowns over (an Unknown object), or as the wire has it."""
+    assert step_diff(machineId=Unknown()) == (False, [])
+    assert step_diff(machineId=UNKNOWN, access=Unknown()) == (False, [])
+
+
+def test_a_secret_wrapped_value_compares_by_its_value() -> None:
+    assert step_diff(stdin=wrap_rpc_secret("")) == (False, [])
+    assert step_diff(stdin=wrap_rpc_secret("X=1\n")) == (True, [])
 
 
 def test_a_host_side_record_that_differs_reruns_the_step() -> None:

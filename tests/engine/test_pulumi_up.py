@@ -180,6 +180,7 @@ def test_infrakit_apply_reaches_the_same_end_state(project: EngineProject) -> No
             str(project.root / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519"),
             "--known-hosts",
             str(known),
+            "--verbose",
         ],
         cwd=project.root,
         capture_output=True,

@@ -106,6 +106,10 @@ verify_engine() { # verify_engine BIN PYTHON
 
 main() {
   local root link ambient key dest changed=0 current
+  # Go is on this machine kind at /usr/local/go; a non-login shell may not have it on PATH.
+  if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+    PATH="/usr/local/go/bin:${PATH}"
+  fi
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   link="${root}/.infrakit/engine"
   mkdir -p "${root}/.infrakit"

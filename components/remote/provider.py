@@ -51,14 +51,16 @@ class StepFailedError(Exception):
 
 
 def access_of(props: Mapping[str, Any]) -> Access:
-    a = props["access"]
+    """The connection in a resource's properties. On refresh the engine hands state over with
+    secrets still wrapped (the private key): unwrap them here, never str() them."""
+    a = _plain(props["access"])
     return Access(
         host=str(a["host"]),
         port=int(a["port"]),
         user=str(a["user"]),
         bootstrap_user=str(a.get("bootstrapUser") or ""),
         host_key=str(a.get("hostKey") or ""),
-        private_key=str(props.get("privateKey") or ""),
+        private_key=str(_plain(props.get("privateKey")) or ""),
     )
 
 

@@ -173,17 +173,23 @@ def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
     raise RemoteError(f"{user}@{access.host}:{access.port}: cannot connect")  # pragma: no cover
 
 
+def _how(access: Access) -> str:
+    return "the key from infrakit:sshPrivateKey" if access.private_key else "the SSH agent's keys"
+
+
 def _connect(access: Access) -> tuple[paramiko.SSHClient, str, str]:
     try:
         client, seen = _dial(access, access.user)
         return client, access.user, seen
     except paramiko.AuthenticationException:
         if not access.bootstrap_user or access.bootstrap_user == access.user:
-            raise RemoteError(f"{access.label}: login refused (key not accepted)") from None
+            raise RemoteError(f"{access.label}: login refused ({_how(access)} not accepted)") from None
     try:
         client, seen = _dial(access, access.bootstrap_user)
     except paramiko.AuthenticationException:
-        raise RemoteError(f"{access.label}: login refused, and as bootstrap user {access.bootstrap_user} too") from None
+        raise RemoteError(
+            f"{access.label}: login refused, and as bootstrap user {access.bootstrap_user} too ({_how(access)})"
+        ) from None
     return client, access.bootstrap_user, seen
 
 

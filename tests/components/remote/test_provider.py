@@ -123,3 +123,9 @@ def test_errors_show_as_one_message_in_the_provider_process(monkeypatch: pytest.
         raise KeyError("bug")
     except KeyError:
         assert "Traceback" in shim.format_exc()
+
+
+def test_a_refresh_hands_the_private_key_over_wrapped_and_it_is_unwrapped() -> None:
+    """read() gets state with secrets still wrapped; str() of the wrapper is no key at all."""
+    access = provider.access_of({"access": wrap_rpc_secret(ACCESS), "privateKey": wrap_rpc_secret("KEY-TEXT")})
+    assert access.private_key == "KEY-TEXT" and access.host == "192.0.2.10"

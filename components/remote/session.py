@@ -19,6 +19,8 @@ import atexit
 import base64
 import hashlib
 import io
+import logging
+import os
 import socket
 import threading
 import time
@@ -125,8 +127,13 @@ class _Pool:
 POOL = _Pool()
 atexit.register(POOL.close_all)
 
+if os.environ.get("INFRAKIT_SSH_LOG"):  # paramiko's own log, for a connection problem (no secrets)
+    paramiko.util.log_to_file(os.environ["INFRAKIT_SSH_LOG"], level=logging.DEBUG)
 
-def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
+
+def _dial(access: Access, user: str, agent_too: bool = False) -> tuple[paramiko.SSHClient, str]:
+    """Connect as `user` with the configured key (else the agent's keys); agent_too adds the
+    agent's keys after the configured one (the bootstrap login: root's key is not the admin's)."""
     pkey = _load_key(access.private_key) if access.private_key else None
     # With a pinned key, the server must present that type (it may hold others too).
     pinned_type = access.host_key.split()[0] if access.host_key else ""
@@ -142,7 +149,7 @@ def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
                 port=access.port,
                 username=user,
                 pkey=pkey,
-                allow_agent=pkey is None,
+                allow_agent=pkey is None or agent_too,
                 look_for_keys=False,
                 timeout=CONNECT_TIMEOUT,
                 banner_timeout=CONNECT_TIMEOUT,
@@ -174,7 +181,11 @@ def _dial(access: Access, user: str) -> tuple[paramiko.SSHClient, str]:
 
 
 def _how(access: Access) -> str:
-    return "the key from infrakit:sshPrivateKey" if access.private_key else "the SSH agent's keys"
+    return (
+        "the key from infrakit:sshPrivateKey, then the SSH agent's for the bootstrap user"
+        if access.private_key
+        else "the SSH agent's keys"
+    )
 
 
 def _connect(access: Access) -> tuple[paramiko.SSHClient, str, str]:
@@ -185,7 +196,7 @@ def _connect(access: Access) -> tuple[paramiko.SSHClient, str, str]:
         if not access.bootstrap_user or access.bootstrap_user == access.user:
             raise RemoteError(f"{access.label}: login refused ({_how(access)} not accepted)") from None
     try:
-        client, seen = _dial(access, access.bootstrap_user)
+        client, seen = _dial(access, access.bootstrap_user, agent_too=True)
     except paramiko.AuthenticationException:
         raise RemoteError(
             f"{access.label}: login refused, and as bootstrap user {access.bootstrap_user} too ({_how(access)})"

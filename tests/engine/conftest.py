@@ -8,6 +8,7 @@ failure, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -93,6 +94,7 @@ class EngineProject:
             "PULUMI_CONFIG_PASSPHRASE": "infrakit-lab-not-secret",
             "NO_COLOR": "1",
             "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "INFRAKIT_SSH_LOG": str(self.root / "ssh-debug.log"),
         }
         proc = subprocess.run(
             [str(self.root / "scripts" / "pulumi"), *args, "--non-interactive"],
@@ -184,7 +186,11 @@ def engine_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineP
         yield project
     finally:
         os.kill(agent_pid, signal.SIGTERM)
-        host.down()
+        if "project" in locals():  # keep the host's SSH log beside the project copy, for a failure's review
+            with contextlib.suppress(Exception):
+                (root / "sshd-journal.log").write_text(project.guest("journalctl -u ssh --no-pager", check=False))
+        project_host = project.host if "project" in locals() else host
+        project_host.down()
 
 
 def wait_for(predicate: Any, seconds: float = 30.0) -> bool:

@@ -52,7 +52,10 @@ def _stack_section(d: StackDiff, detail: int) -> list[str]:
     out += [f"- :x: {e}" for e in d.errors]
     out += [f"- {n}" for n in d.notes]
     if d.steps_replaced:
-        out.append("Steps replaced (hash changed; `pulumi up` re-runs exactly these on the host):")
+        out.append(
+            "Steps replaced (hash changed: the engine updates these Step resources, which re-runs exactly "
+            "these on the host):"
+        )
         for s in d.steps_replaced:
             line = f"- {_code(s.name)} `{s.old_hash[:12]}` -> `{s.new_hash[:12]}`"
             if detail > 0:
@@ -73,6 +76,8 @@ def _stack_section(d: StackDiff, detail: int) -> list[str]:
         out.append("Ports removed: " + ", ".join(_code(p) for p in d.ports_closed))
     out += [f"- blocker added: {b}" for b in d.blockers_added]
     out += [f"- blocker resolved: {b}" for b in d.blockers_removed]
+    if d.files_added or d.files_removed or d.files_changed:
+        out.append("The bundle (the scripts and files above) is uploaded to the host again.")
     for title, paths in (("added", d.files_added), ("removed", d.files_removed), ("changed", d.files_changed)):
         if paths:
             out.append(f"Files {title} ({len(paths)}): {_listing(paths, detail)}")

@@ -104,6 +104,14 @@ verify_engine() { # verify_engine BIN PYTHON
   fi
 }
 
+prune_cache() { # prune_cache ROOT: keep the 3 engines used last (other checkouts may link older ones)
+  local root="$1" old
+  while IFS= read -r old; do
+    rm -rf -- "${old}"
+  done < <(find "${root}" -mindepth 1 -maxdepth 1 -type d -name 'v*-*' -printf '%T@ %p\n' \
+    | sort -rn | tail -n +4 | cut -d' ' -f2-)
+}
+
 main() {
   local root link ambient key dest changed=0 current
   # Go is on this machine kind at /usr/local/go; a non-login shell may not have it on PATH.
@@ -135,6 +143,8 @@ main() {
     changed=1
   fi
   verify_engine "${dest}/bin" "${root}/.venv/bin/python"
+  touch "${dest}"
+  prune_cache "$(dirname "${dest}")"
   if [[ "$(readlink "${link}" 2>/dev/null || true)" != "${dest}/bin" ]]; then
     ln -sfn "${dest}/bin" "${link}"
     changed=1

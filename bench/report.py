@@ -207,7 +207,7 @@ def engine_table(part: dict[str, Any]) -> list[str]:
         if s.get("n"):
             unit = "" if key == "cold_ratio" else " s"
             lines.append(f"| {label} | {s['median']:.2f}{unit} | {s['min']:.2f}{unit} | {s['max']:.2f}{unit} |")
-    return lines
+    return [*lines, ""]
 
 
 def tables(results: dict[str, Any], base: dict[str, Any]) -> str:

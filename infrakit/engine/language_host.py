@@ -7,21 +7,25 @@ own generated stubs and runs the program the way upstream does: `python -u
 pulumi-language-python-exec --monitor ... PROGRAM` (the launcher from the SDK of the engine's
 version, installed beside this host by scripts/engine.sh), config in PULUMI_CONFIG.
 
-Only what `pulumi preview/up/destroy/refresh/stack` needs is served; the rest answers
-UNIMPLEMENTED, which the engine treats as "not supported by this host".
+Only what `pulumi preview/up/destroy/refresh/stack` needs is served, and RunPlugin for Python
+plugins the engine runs through its language host (a policy pack: `--policy-pack policy`); the
+rest answers UNIMPLEMENTED, which the engine treats as "not supported by this host".
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import grpc
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
@@ -81,6 +85,43 @@ def run_arguments(request: Any, engine_address: str, launcher: str) -> list[str]
     return [*args, program, *request.args]
 
 
+def plugin_python(info: Any) -> str:
+    """The interpreter for a plugin: its `virtualenv` option (PulumiPolicy.yaml, relative to the
+    plugin's root), else the program's interpreter."""
+    options = dict(info.options.items()) if getattr(info, "options", None) is not None else {}
+    venv = options.get("virtualenv")
+    if isinstance(venv, str) and venv:
+        root = Path(info.root_directory or info.program_directory or ".")
+        python = (root / venv).resolve() / "bin" / "python"
+        if not python.is_file():
+            raise FileNotFoundError(f"the plugin's virtualenv {root / venv} has no bin/python")
+        return str(python)
+    return python_command()
+
+
+def plugin_arguments(request: Any) -> list[str]:
+    """As upstream runs a bare-directory Python plugin: `python -u DIR ARGS...` (its __main__.py)."""
+    info = request.info
+    directory = info.program_directory or info.root_directory or request.pwd
+    return [plugin_python(info), "-u", directory, *request.args]
+
+
+def plugin_environment(request: Any) -> dict[str, str]:
+    env = dict(os.environ)
+    for entry in request.env:
+        key, _, value = entry.partition("=")
+        if key:
+            env[key] = value
+    return env
+
+
+def _pump(stream: IO[bytes], kind: str, out: queue.Queue[tuple[str, bytes]]) -> None:
+    """Forward a pipe chunk by chunk as soon as it is written (the engine waits for a port line)."""
+    while chunk := os.read(stream.fileno(), 65536):
+        out.put((kind, chunk))
+    out.put((kind, b""))
+
+
 def run_environment(request: Any) -> dict[str, str]:
     env = dict(os.environ)
     env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
@@ -132,6 +173,40 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         if proc.returncode == SHOWN_TO_USER:
             return language_pb2.RunResponse(bail=True)
         return language_pb2.RunResponse(error=f"Program exited with non-zero exit code: {proc.returncode}")
+
+    def RunPlugin(self, request: Any, context: Any) -> Iterator[Any]:  # noqa: N802
+        """Run a Python plugin (a policy pack) and stream its stdout/stderr, then its exit code.
+        The engine ends the plugin by cancelling the call: the process is terminated then."""
+        try:
+            args = plugin_arguments(request)
+        except FileNotFoundError as exc:
+            yield language_pb2.RunPluginResponse(stderr=f"{exc}\n".encode())
+            yield language_pb2.RunPluginResponse(exitcode=1)
+            return
+        proc = subprocess.Popen(
+            args,
+            cwd=request.pwd or None,
+            env=plugin_environment(request),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        context.add_callback(proc.terminate)
+        chunks: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        assert proc.stdout is not None and proc.stderr is not None
+        for kind, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            threading.Thread(target=_pump, args=(stream, kind, chunks), daemon=True).start()
+        open_streams = 2
+        while open_streams:
+            kind, chunk = chunks.get()
+            if not chunk:
+                open_streams -= 1
+                continue
+            if kind == "stdout":
+                yield language_pb2.RunPluginResponse(stdout=chunk)
+            else:
+                yield language_pb2.RunPluginResponse(stderr=chunk)
+        yield language_pb2.RunPluginResponse(exitcode=proc.wait())
 
 
 def engine_address_from(argv: list[str]) -> str:

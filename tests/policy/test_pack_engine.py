@@ -1,4 +1,5 @@
-"""The policy pack run for real: `scripts/pulumi preview --policy-pack policy/analyzer` on
+"""The policy pack run for real: `scripts/pulumi preview --policy-pack policy` (the pack directory,
+run by the language host's RunPlugin) and `--policy-pack policy/analyzer` (the executable) on
 InfraKit's own program, a clean stack and violating ones (marker `engine`).
 
 The pack reads the program's `policyFacts` stack output. Until __main__.py exports it (one line,
@@ -58,7 +59,10 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield root
 
 
-def _preview(root: Path, stack: str, values: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+PACKS = ["policy", "policy/analyzer"]
+
+
+def _preview(root: Path, stack: str, values: dict[str, Any], pack: str = "policy") -> subprocess.CompletedProcess[str]:
     (root / "stacks").mkdir(exist_ok=True)
     doc = {"config": {f"infrakit:{k}": v for k, v in values.items()}}
     (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -75,7 +79,7 @@ def _preview(root: Path, stack: str, values: dict[str, Any]) -> subprocess.Compl
     )
     assert init.returncode == 0, init.stdout + init.stderr
     return subprocess.run(
-        [pulumi, "preview", "-s", stack, "--non-interactive", "--policy-pack", "policy/analyzer"],
+        [pulumi, "preview", "-s", stack, "--non-interactive", "--policy-pack", pack],
         cwd=root,
         env=env,
         capture_output=True,
@@ -92,16 +96,18 @@ def _values(stack: str, **changes: Any) -> dict[str, Any]:
     return values
 
 
-def test_a_clean_stack_passes(copy: Path) -> None:
-    result = _preview(copy, "lab", _values("lab"))
+@pytest.mark.parametrize("pack", PACKS)
+def test_a_clean_stack_passes(copy: Path, pack: str) -> None:
+    result = _preview(copy, "lab", _values("lab"), pack)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
-    assert "infrakit@v0.1.0" in out and "mandatory" not in out
+    assert f"infrakit@v0.1.0 (local: {pack})" in out and "mandatory" not in out
 
 
-def test_ssh_open_to_the_world_fails_the_preview(copy: Path) -> None:
+@pytest.mark.parametrize("pack", PACKS)
+def test_ssh_open_to_the_world_fails_the_preview(copy: Path, pack: str) -> None:
     values = _values("lab", access={"adminCidrs": ["0.0.0.0/0"], "allowSshFromAnywhere": True})
-    result = _preview(copy, "lab-open", values)
+    result = _preview(copy, "lab-open", values, pack)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-4000:]
     assert "[mandatory]  ssh-not-open-to-world" in out and "opens SSH to the world (0.0.0.0/0)" in out

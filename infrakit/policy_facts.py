@@ -47,6 +47,11 @@ def policy_facts(stack: Stack, plan: HostPlan) -> dict[str, Any]:
             {"protocol": p.protocol, "port": p.port, "exposure": p.exposure, "purpose": p.purpose} for p in plan.ports
         ],
         "artifacts": artifacts(plan),
+        "webRpc": {
+            "enabled": config.web.enabled,
+            "allowCidrs": list(config.web.rpc_allow_cidrs),
+            "basicAuth": config.web.rpc_basic_auth_user is not None,
+        },
     }
 
 

@@ -60,6 +60,9 @@ SENSITIVE_PURPOSE = re.compile(
     r"\b(rpc|json-rpc|engine|api|metrics|exporter|status|keymanager|mev-boost|grpc)\b", re.IGNORECASE
 )
 SSH_PURPOSE = re.compile(r"\bssh\b", re.IGNORECASE)
+# The web proxy's own ports: it serves RPC and status only to rpcAllowCidrs and/or with basic
+# auth, which web_rpc_public judges; its purpose naming "rpc" is not an open RPC port.
+WEB_PROXY_PORTS = {80, 443}
 SHA256_PIN = re.compile(r"^sha256:[0-9a-f]{64}$")
 VERSION = re.compile(r"^v?[0-9]+(\.[0-9A-Za-z+_-]+)*$")
 # Debian versions: [epoch:]upstream[-revision], no wildcard.
@@ -153,7 +156,8 @@ def sensitive_port_public(rules: Iterable[Mapping[str, Any]] | None) -> Violatio
         tcp = str(rule.get("protocol", "tcp")).lower() in {"tcp", "any"}
         hits = [f"{p} {name}" for p, name in SENSITIVE_PORTS.items() if tcp and covers(spec, p)]
         purpose = str(rule.get("description") or rule.get("purpose") or "")
-        if hits or SENSITIVE_PURPOSE.search(purpose):
+        proxy = port_range(spec) in {(p, p) for p in WEB_PROXY_PORTS}
+        if hits or (SENSITIVE_PURPOSE.search(purpose) and not proxy):
             what = "; ".join(hits) if hits else purpose
             out.append(
                 f"inbound rule {_label(rule)} opens {what} to the world; bind it to 127.0.0.1 or a "
@@ -171,13 +175,27 @@ def sensitive_exposure(ports: Iterable[Mapping[str, Any]] | None) -> Violations:
         number = int(port.get("port", 0))
         purpose = str(port.get("purpose", ""))
         tcp = str(port.get("protocol", "tcp")).lower() == "tcp"
-        if (tcp and number in SENSITIVE_PORTS) or SENSITIVE_PURPOSE.search(purpose):
+        by_purpose = SENSITIVE_PURPOSE.search(purpose) and number not in WEB_PROXY_PORTS
+        if (tcp and number in SENSITIVE_PORTS) or by_purpose:
             name = SENSITIVE_PORTS.get(number, purpose)
             out.append(
                 f"port {number}/{port.get('protocol', '?')} ({purpose or name}) is public; "
                 "it must stay private (127.0.0.1 / private network)"
             )
     return out
+
+
+def web_rpc_public(web: Mapping[str, Any] | None) -> Violations:
+    """The RPC behind the web proxy (443) from the world without basic auth is a public RPC."""
+    if not web or not web.get("enabled"):
+        return []
+    world = [c for c in web.get("allowCidrs") or [] if is_world(str(c))]
+    if world and not web.get("basicAuth"):
+        return [
+            f"the web proxy serves the RPC to the world ({', '.join(world)}) without basic auth; "
+            "narrow infrakit:web.rpcAllowCidrs or set rpcBasicAuthUser"
+        ]
+    return []
 
 
 # --------------------------------------------------------- rule 3: validator protection ----
@@ -279,7 +297,9 @@ def facts_violations(facts: Mapping[str, Any]) -> dict[str, Violations]:
     firewall = facts.get("hostFirewall") or []
     return {
         "ssh-not-open-to-world": ssh_open_to_world(firewall, (ssh_port,)),
-        "no-public-rpc-engine-metrics": sensitive_port_public(firewall) + sensitive_exposure(facts.get("ports")),
+        "no-public-rpc-engine-metrics": sensitive_port_public(firewall)
+        + sensitive_exposure(facts.get("ports"))
+        + web_rpc_public(facts.get("webRpc")),
         "validator-protected": validator_facts_protected(facts),
         "artifacts-pinned": unpinned_artifacts(facts.get("artifacts")),
     }

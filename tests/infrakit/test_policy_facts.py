@@ -127,3 +127,19 @@ def test_every_artifact_kind_is_in_the_facts_with_its_pin() -> None:
         )
     )
     assert len(rules.unpinned_artifacts(unpinned)) == 2
+
+
+def test_public_web_rpc_is_caught(stack_values: StackFactory) -> None:
+    web = {
+        "enabled": True,
+        "domain": "rpc.example.org",
+        "acmeEmail": "ops@example.org",
+        "rpcAllowCidrs": ["0.0.0.0/0", "::/0"],
+        "allowPublicRpc": True,
+    }
+    stack = load_values(stack_values(web=web))
+    facts = policy_facts(stack, build_plan(stack))
+    assert facts["webRpc"] == {"enabled": True, "allowCidrs": ["0.0.0.0/0", "::/0"], "basicAuth": False}
+    assert any("web proxy serves the RPC" in v for v in rules.facts_violations(facts)["no-public-rpc-engine-metrics"])
+    narrow = load_values(stack_values(web={**web, "rpcAllowCidrs": ["198.51.100.0/24"], "allowPublicRpc": False}))
+    assert rules.facts_violations(policy_facts(narrow, build_plan(narrow)))["no-public-rpc-engine-metrics"] == []

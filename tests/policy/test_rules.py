@@ -89,8 +89,9 @@ def test_sensitive_port_from_world_is_a_violation(bad: dict[str, Any]) -> None:
         rule("9000", [WORLD4, WORLD6], protocol="udp", description="beacon discovery"),
         rule("443", [WORLD4], description="https"),
         rule("9001", [WORLD4, WORLD6], protocol="udp", description="beacon quic"),
+        rule("443", [WORLD4, WORLD6], description="https rpc and status"),
     ],
-    ids=["rpc-from-admin", "p2p", "discovery", "https", "quic-on-a-metrics-number"],
+    ids=["rpc-from-admin", "p2p", "discovery", "https", "quic-on-a-metrics-number", "web-proxy"],
 )
 def test_sensitive_port_clean(good: dict[str, Any]) -> None:
     assert rules.sensitive_port_public([good]) == []
@@ -102,6 +103,15 @@ def test_plan_port_marked_public_is_checked_by_number_and_purpose() -> None:
     assert not rules.sensitive_exposure([{"port": 8545, "protocol": "tcp", "exposure": "private", "purpose": "rpc"}])
     assert not rules.sensitive_exposure([{"port": 9000, "protocol": "tcp", "exposure": "public", "purpose": "p2p"}])
     assert not rules.sensitive_exposure([{"port": 9001, "protocol": "udp", "exposure": "public", "purpose": "quic"}])
+
+
+def test_web_rpc_from_the_world_needs_basic_auth() -> None:
+    assert rules.web_rpc_public({"enabled": True, "allowCidrs": [WORLD4], "basicAuth": False})
+    assert rules.web_rpc_public({"enabled": True, "allowCidrs": [ADMIN, WORLD6], "basicAuth": False})
+    assert rules.web_rpc_public({"enabled": True, "allowCidrs": [WORLD4], "basicAuth": True}) == []
+    assert rules.web_rpc_public({"enabled": True, "allowCidrs": [ADMIN], "basicAuth": False}) == []
+    assert rules.web_rpc_public({"enabled": False, "allowCidrs": [WORLD4], "basicAuth": False}) == []
+    assert rules.web_rpc_public(None) == []
 
 
 # ------------------------------------------------------------- validator protection ----

@@ -14,6 +14,7 @@ from infrakit.apply.cli import add_parser as add_apply
 from infrakit.artifacts.cli import add_parser as add_lock
 from infrakit.config import ConfigError, list_stacks, load_stack
 from infrakit.config.secrets import SECRET_KEYS
+from infrakit.day2.cli import add_parsers as add_day2
 from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
 from infrakit.project import ProjectError, current, use_project
@@ -111,12 +112,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_apply(sub)
+    add_day2(sub)
     add_lock(sub)
     add_preview_comment(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    remote: list[str] = []
+    if "--" in words:  # `infrakit ssh STACK -- COMMAND...`: argparse mishandles -- after a subcommand
+        cut = words.index("--")
+        words, remote = words[:cut], words[cut + 1:]
+    parser = build_parser()
+    args = parser.parse_args(words)
+    if remote and args.command != "ssh":
+        parser.error("`-- COMMAND` is only for `infrakit ssh`")
+    args.remote_command = remote
     handler: Handler = args.func
     try:
         if args.command not in NO_PROJECT_COMMANDS:

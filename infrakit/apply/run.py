@@ -8,8 +8,10 @@ changed in this run: the summary says so (it used to say "no").
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from infrakit.apply.executor import ApplyReport
+if TYPE_CHECKING:
+    from infrakit.apply.executor import ApplyReport  # paramiko: only when apply runs
 
 
 @dataclass

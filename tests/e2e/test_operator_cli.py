@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,3 +164,97 @@ def test_verbose_streams_everything(cli_host: CliHost, cold: object) -> None:
     result = cli_host.apply("--verbose")
     assert result.returncode == 0
     assert "  [harden_ssh] infrakit: step=harden_ssh changed=0" in result.stdout
+
+
+# -- day-2 commands on the converged host ---------------------------------------------------
+
+
+def day2(
+    cli_host: CliHost, command: str, *args: str, service: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    login = ["--host", cli_host.host.address, "-i", str(cli_host.admin_key), "--known-hosts", str(cli_host.known_hosts)]
+    return cli_host.infrakit(command, "lab", *([service] if service else []), *login, *args, timeout=timeout)
+
+
+def status_when_ready(cli_host: CliHost, *args: str) -> subprocess.CompletedProcess[str]:
+    """The status server answers 503 until its first round of checks: wait for it (bounded)."""
+    deadline = time.monotonic() + 90
+    while True:
+        result = day2(cli_host, "status", *args)
+        if "is starting" not in result.stderr or time.monotonic() > deadline:
+            return result
+        time.sleep(1)
+
+
+def test_status_of_a_healthy_host(cli_host: CliHost, cold: object) -> None:
+    result = status_when_ready(cli_host)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"lab (none/host) on {HOST_NAME}: OK" in result.stdout
+    for needle in ("checks", "services", "disks", "infrakit-status.service", "fail2ban", "last apply"):
+        assert needle in result.stdout, needle
+    doc = json.loads(status_when_ready(cli_host, "--json").stdout)
+    assert doc["healthy"] is True
+
+
+def test_logs_of_the_stack_services(cli_host: CliHost, cold: object) -> None:
+    result = day2(cli_host, "logs", "-n", "30", service="status-server")
+    assert result.returncode == 0, result.stderr
+    assert "infrakit-status" in result.stdout or "status_server" in result.stdout, result.stdout
+    every = day2(cli_host, "logs")
+    assert every.returncode == 0 and every.stdout.count("\n") >= result.stdout.count("\n")
+
+
+def test_logs_follow_keeps_streaming_until_interrupted(cli_host: CliHost, cold: object) -> None:
+    login = ["--host", cli_host.host.address, "-i", str(cli_host.admin_key), "--known-hosts", str(cli_host.known_hosts)]
+    argv = [sys.executable, "-m", "infrakit", "logs", "lab", "status-server", *login, "-n", "5", "-f"]
+    proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first, "no journal line arrived"
+        time.sleep(2)
+        assert proc.poll() is None, "--follow must keep running"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_ssh_logs_in_with_the_pinned_key(cli_host: CliHost, cold: object) -> None:
+    result = day2(cli_host, "ssh", "--", "id", "-un")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ops"
+
+
+def test_ssh_refuses_a_changed_host_key(cli_host: CliHost, cold: object) -> None:
+    forged = cli_host.tmp / "forged_known_hosts"
+    other = (PROJECT_ROOT / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519.pub").read_text().split()[:2]
+    forged.write_text(f"{cli_host.host.address} {' '.join(other)}\n")
+    result = cli_host.infrakit(
+        "ssh",
+        "lab",
+        "--host",
+        cli_host.host.address,
+        "-i",
+        str(cli_host.admin_key),
+        "--known-hosts",
+        str(forged),
+        "--",
+        "true",
+    )
+    assert result.returncode != 0
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in result.stderr or "verification failed" in result.stderr
+
+
+def test_status_of_an_unhealthy_host_exits_1(cli_host: CliHost, cold: object) -> None:
+    """fail2ban stopped: the status server's next round says CRIT, and so does the exit code."""
+    assert day2(cli_host, "ssh", "--", "sudo", "-n", "systemctl", "stop", "fail2ban").returncode == 0
+    try:
+        assert day2(cli_host, "ssh", "--", "sudo", "-n", "systemctl", "restart", "infrakit-status").returncode == 0
+        result = status_when_ready(cli_host)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert ": CRIT" in result.stdout
+    finally:
+        day2(cli_host, "ssh", "--", "sudo", "-n", "systemctl", "start", "fail2ban")

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING
 
 from adapters.base import Adapter
 from adapters.ethereum import ADAPTER as ETHEREUM
+from adapters.monad import ADAPTER as MONAD
 from adapters.none import ADAPTER as NONE
 
 if TYPE_CHECKING:
     from infrakit.config.models import StackConfig
 
-ADAPTERS: dict[str, Adapter] = {a.name: a for a in (NONE, ETHEREUM)}
+ADAPTERS: dict[str, Adapter] = {a.name: a for a in (NONE, ETHEREUM, MONAD)}
 
 
 def get(chain: str) -> Adapter:

@@ -16,6 +16,7 @@ SECRET_KEYS: dict[str, str] = {
     "sshPrivateKey": "private key Pulumi uses to reach the host (else the SSH agent)",
     "alertWebhookUrl": "webhook URL that node alerts are posted to (stored 0600 on the host)",
     "webBasicAuthHash": "bcrypt hash of the web tier's RPC basic-auth password (htpasswd -nBC 12 USER)",
+    "monadKeystorePassword": "password of the Monad node's secp/BLS keystores (chain monad; stdin, 0640 env file)",
 }
 
 

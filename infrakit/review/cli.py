@@ -22,6 +22,7 @@ from pathlib import Path
 from infrakit.review import snapshot
 from infrakit.review.comment import MAX_CHARS, render_comment
 from infrakit.review.diff import StackDiff, compare
+from infrakit.review.engine import agreement, engine_preview
 from infrakit.review.render import list_stacks, render_all, secure_values, stack_role, stacks_dir
 
 # Paths whose change alters what the Pulumi program does for every stack, beyond the render:
@@ -49,6 +50,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--deploy-groups",
         metavar="FILE",
         help='write {"auto": [...], "approval": [...]} here: affected stacks at the head by role',
+    )
+    p.add_argument(
+        "--engine-preview",
+        action="store_true",
+        help="also run scripts/pulumi preview for each affected stack in the checkout (--head must be "
+        "what is checked out) and say whether the engine re-runs the steps the render names",
     )
     p.add_argument("--max-chars", type=int, default=MAX_CHARS, help=f"comment size limit (default {MAX_CHARS})")
     p.set_defaults(func=cmd_preview_comment)
@@ -96,6 +103,19 @@ def deploy_groups(diffs: list[StackDiff], roles: dict[str, str]) -> dict[str, li
     }
 
 
+def add_engine_previews(repo: Path, diffs: list[StackDiff], present: set[str]) -> None:
+    for d in diffs:
+        if not d.affected or d.stack not in present:
+            continue
+        found = engine_preview(repo, d.stack)
+        if found.error:
+            d.engine.append(f":x: {found.error}")
+        ops = sorted(f"{name} ({op})" for name, op in found.changes.items())
+        d.engine.append(f"{len(ops)} resources change: " + (", ".join(f"`{o}`" for o in ops) or "none"))
+        files = bool(d.files_added or d.files_removed or d.files_changed)
+        d.engine.append(agreement(d.stack, {s.name for s in d.steps_replaced}, files, found))
+
+
 def cmd_preview_comment(args: argparse.Namespace) -> int:
     repo = Path(args.repo).resolve()
     try:
@@ -105,6 +125,8 @@ def cmd_preview_comment(args: argparse.Namespace) -> int:
     except snapshot.SnapshotError as exc:
         print(f"infrakit preview-comment: {exc}", file=sys.stderr)
         return 2
+    if args.engine_preview:
+        add_engine_previews(repo, diffs, set(roles))
     text = render_comment(diffs, base, head, secrets, args.max_chars)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -51,6 +51,8 @@ def _stack_section(d: StackDiff, detail: int) -> list[str]:
     out = [f"### {_code(d.stack)}: {d.status}", "", f"Host: {d.host or '?'}", ""]
     out += [f"- :x: {e}" for e in d.errors]
     out += [f"- {n}" for n in d.notes]
+    if d.engine:
+        out += ["Engine preview (`pulumi preview` in the checkout):", *[f"- {line}" for line in d.engine]]
     if d.steps_replaced:
         out.append(
             "Steps replaced (hash changed: the engine updates these Step resources, which re-runs exactly "

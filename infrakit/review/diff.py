@@ -45,6 +45,7 @@ class StackDiff:
     blockers_added: list[str] = field(default_factory=list)
     blockers_removed: list[str] = field(default_factory=list)
     diffs: dict[str, str] = field(default_factory=dict)
+    engine: list[str] = field(default_factory=list)  # the engine preview's lines (--engine-preview)
 
     @property
     def affected(self) -> bool:

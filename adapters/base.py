@@ -24,6 +24,8 @@ class AdapterParts:
     data_dirs: list[str] = field(default_factory=list)
     # Reasons the plan may be reviewed but not applied (e.g. an artifact not yet locked).
     blockers: list[str] = field(default_factory=list)
+    # Shown by validate/plan/render, never blocking (e.g. a client not known ready for a fork).
+    warnings: list[str] = field(default_factory=list)
 
 
 class Adapter(Protocol):

@@ -46,8 +46,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def warn_blockers(plan: HostPlan) -> None:
-    for blocker in plan.blockers:
-        print(f"WARNING: {blocker}", file=sys.stderr)
+    for line in (*plan.blockers, *plan.warnings):
+        print(f"WARNING: {line}", file=sys.stderr)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from adapters.base import AdapterParts
 from adapters.ethereum import artifacts as arts
+from adapters.ethereum import forks
 from adapters.ethereum.networks import NETWORKS, RETIRED
 from adapters.ethereum.plan import build
 from adapters.ethereum.settings import EthereumSettings
@@ -25,6 +26,35 @@ if TYPE_CHECKING:
     from infrakit.config.models import StackConfig
 
 KEY = "infrakit:chainSettings"
+GENESIS_SYNC = {"lighthouse", "nimbus"}
+GENESIS_SYNC_REFUSED = {
+    "teku": "teku syncs from genesis only with --ignore-weak-subjectivity-period-enabled and, on hoodi and "
+            "sepolia, a genesis state file (--initial-state) that InfraKit does not ship",
+    "prysm": "prysm needs a genesis state (--genesis-state) for hoodi and sepolia, which InfraKit does not ship",
+    "lodestar": "lodestar's genesis sync needs a genesis state for hoodi and sepolia, which InfraKit does not ship",
+}
+
+
+def client_problems(network: str, role: str, settings: EthereumSettings) -> list[tuple[str, str]]:
+    """What the chosen clients cannot do here: refused with the reason, never half-done."""
+    problems: list[tuple[str, str]] = []
+    if settings.execution.archive and settings.execution.client != "reth":
+        problems.append((f"{KEY}.execution.archive", "an archive node is wired for reth only (this stack runs "
+                         f"{settings.execution.client}, which runs as a full node); use client: reth or "
+                         "archive: false"))
+    cl = settings.consensus.client
+    if not settings.consensus.checkpoint_sync and cl not in GENESIS_SYNC:
+        problems.append((f"{KEY}.consensus.checkpointSync", f"false is refused for {cl}: {GENESIS_SYNC_REFUSED[cl]}. "
+                         "Keep checkpointSync: true (set checkpointSyncUrl to a beacon node you trust), or use "
+                         "lighthouse or nimbus, which sync from genesis"))
+    mev = settings.mev_boost
+    active = forks.epbs_active(network)
+    if role == "validator" and active and mev is not None and mev.enabled:
+        problems.append((f"{KEY}.mevBoost.enabled", f"Glamsterdam (enshrined proposer-builder separation, EIP-7732) "
+                         f"is active on {network} since {active.at}: the beacon node takes builder bids itself "
+                         "and mev-boost is no longer called. InfraKit does not configure per-client ePBS builder "
+                         "lists yet; set mevBoost.enabled: false (blocks are built locally or from bids on p2p)"))
+    return problems
 
 
 def _rekey(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -58,6 +88,7 @@ class Ethereum:
             for key, value in (("validator", settings.validator), ("mevBoost", settings.mev_boost)):
                 if value is not None:
                     problems.append((f"{KEY}.{key}", f"only for role validator (this stack is role {config.role})"))
+        problems += client_problems(config.network, config.role, settings)
         try:
             manifest = arts.manifest()
             lock = arts.lock_for(settings)

@@ -27,6 +27,11 @@ EL_RPC_PORT = 8545
 ENGINE_PORT = 8551
 EL_METRICS_PORT = 6060
 EL_P2P_PORT = 30303
+RETH_DISCV5_PORT = 9200  # reth's discv5 default (reth node --discovery.v5.port); set explicitly, opened
+CL_P2P_PORT = 9000
+CL_QUIC_PORT = 9001  # lighthouse --quic-port, teku --p2p-quic-port, lodestar --port + 1 (its QUIC default)
+PRYSM_TCP_PORT = 13000
+PRYSM_UDP_PORT = 12000
 BEACON_API_PORT = 5052
 BEACON_METRICS_PORT = 5054
 VALIDATOR_METRICS_PORT = 5064
@@ -51,6 +56,8 @@ class Ctx:
     doppelganger: bool = True
     relays: tuple[str, ...] = ()
     min_bid: float = 0.0
+    archive: bool = False  # reth: keep all history (otherwise --full)
+    genesis_sync: bool = False  # checkpointSync: false, for the clients that support it (settings refuse the rest)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,10 @@ class Component:
     environment: dict[str, str] = field(default_factory=dict)
     pre: Callable[[Ctx], list[str] | None] | None = None
     stop_timeout: int = 180
+    # systemd's start timeout covers ExecStartPre: nimbus's trusted-node sync runs there.
+    start_timeout: int | None = None
+    # Exit statuses after which systemd must NOT restart the unit (a detected doppelganger).
+    restart_prevent: tuple[int, ...] = ()
 
     @property
     def unit(self) -> str:
@@ -112,15 +123,21 @@ def nethermind(c: Ctx) -> list[str]:
             f"--JsonRpc.EngineHost={LOCAL}", f"--JsonRpc.EnginePort={ENGINE_PORT}",
             f"--JsonRpc.JwtSecretFile={JWT_FILE}",
             f"--Network.P2PPort={EL_P2P_PORT}", f"--Network.DiscoveryPort={EL_P2P_PORT}",
+            # file logs default to <install dir>/logs: read-only (root-owned, ProtectSystem=strict)
+            f"--log-dir={EL_DATA}/logs",
             "--HealthChecks.Enabled=true",
             *_on(c.metrics, "--Metrics.Enabled=true", f"--Metrics.ExposeHost={LOCAL}",
                  f"--Metrics.ExposePort={EL_METRICS_PORT}")]
 
 
-# reth: paradigmxyz.github.io/reth/cli/reth/node.html.
+# reth: paradigmxyz.github.io/reth/cli/reth/node.html. Without --full reth keeps all history
+# (an archive node). Its file logs default to $HOME/.cache/reth/logs, which does not exist for a
+# service user (HOME=/nonexistent) and is read-only under ProtectSystem=strict: reth aborts.
 def reth(c: Ctx) -> list[str]:
     return [binary("reth", "reth"), "node", "--chain", c.network, "--datadir", EL_DATA,
+            *([] if c.archive else ["--full"]), "--log.file.directory", f"{EL_DATA}/logs",
             "--port", str(EL_P2P_PORT), "--discovery.port", str(EL_P2P_PORT),
+            "--discovery.v5.port", str(RETH_DISCV5_PORT),
             "--http", "--http.addr", LOCAL, "--http.port", str(EL_RPC_PORT), "--http.api", "eth,net,web3",
             "--authrpc.addr", LOCAL, "--authrpc.port", str(ENGINE_PORT), "--authrpc.jwtsecret", JWT_FILE,
             *_on(c.metrics, "--metrics", f"{LOCAL}:{EL_METRICS_PORT}")]
@@ -144,9 +161,10 @@ def besu(c: Ctx) -> list[str]:
 def lighthouse_beacon(c: Ctx) -> list[str]:
     return [binary("lighthouse", "lighthouse"), "beacon_node", "--network", c.network, "--datadir", CL_DATA,
             "--execution-endpoint", ENGINE_URL, "--execution-jwt", JWT_FILE,
-            "--port", "9000", "--quic-port", "9001",
+            "--port", str(CL_P2P_PORT), "--quic-port", str(CL_QUIC_PORT),
             "--http", "--http-address", LOCAL, "--http-port", str(BEACON_API_PORT),
             *(["--checkpoint-sync-url", c.checkpoint_url] if c.checkpoint_url else []),
+            *_on(c.genesis_sync, "--allow-insecure-genesis-sync"),
             *_on(c.builder, "--builder", MEV_BOOST_URL),
             *_on(c.metrics, "--metrics", "--metrics-address", LOCAL, "--metrics-port", str(BEACON_METRICS_PORT))]
 
@@ -162,7 +180,8 @@ def lighthouse_validator(c: Ctx) -> list[str]:
 # teku: docs.teku.consensys.io reference/cli (ee-*, rest-api-*, validators-*, builder-endpoint).
 def teku_beacon(c: Ctx) -> list[str]:
     return [binary("teku", "bin/teku"), f"--network={c.network}", f"--data-path={CL_DATA}",
-            f"--ee-endpoint={ENGINE_URL}", f"--ee-jwt-secret-file={JWT_FILE}", "--p2p-port=9000",
+            f"--ee-endpoint={ENGINE_URL}", f"--ee-jwt-secret-file={JWT_FILE}", f"--p2p-port={CL_P2P_PORT}",
+            f"--p2p-quic-port={CL_QUIC_PORT}",
             "--rest-api-enabled=true", f"--rest-api-interface={LOCAL}", f"--rest-api-port={BEACON_API_PORT}",
             "--rest-api-host-allowlist=localhost,127.0.0.1",
             *([f"--checkpoint-sync-url={c.checkpoint_url}"] if c.checkpoint_url else []),
@@ -190,7 +209,8 @@ def prysm_beacon(c: Ctx) -> list[str]:
                else ["--disable-monitoring"])
     return [binary("prysm-beacon", "beacon-chain"), f"--{c.network}", f"--datadir={CL_DATA}",
             "--accept-terms-of-use", f"--execution-endpoint={ENGINE_URL}", f"--jwt-secret={JWT_FILE}",
-            "--p2p-tcp-port=13000", "--p2p-udp-port=12000", "--p2p-quic-port=13000",
+            f"--p2p-tcp-port={PRYSM_TCP_PORT}", f"--p2p-udp-port={PRYSM_UDP_PORT}",
+            f"--p2p-quic-port={PRYSM_TCP_PORT}",
             f"--rpc-host={LOCAL}", f"--rpc-port={PRYSM_RPC_PORT}",
             f"--http-host={LOCAL}", f"--http-port={BEACON_API_PORT}",
             *checkpoint, *_on(c.builder, f"--http-mev-relay={MEV_BOOST_URL}"), *metrics]
@@ -210,7 +230,7 @@ def prysm_validator(c: Ctx) -> list[str]:
 # lodestar: chainsafe.github.io/lodestar beacon-cli / validator-cli, packages/cli/src/options.
 def lodestar_beacon(c: Ctx) -> list[str]:
     return [binary("lodestar", "lodestar"), "beacon", "--network", c.network, "--dataDir", CL_DATA,
-            "--execution.urls", ENGINE_URL, "--jwtSecret", JWT_FILE, "--port", "9000",
+            "--execution.urls", ENGINE_URL, "--jwtSecret", JWT_FILE, "--port", str(CL_P2P_PORT),
             "--rest", "--rest.address", LOCAL, "--rest.port", str(BEACON_API_PORT),
             *(["--checkpointSyncUrl", c.checkpoint_url] if c.checkpoint_url else []),
             *_on(c.builder, "--builder", "--builder.url", MEV_BOOST_URL),
@@ -231,18 +251,35 @@ NIMBUS_BN = binary("nimbus", "build/nimbus_beacon_node")
 
 def nimbus_beacon(c: Ctx) -> list[str]:
     return [NIMBUS_BN, f"--network={c.network}", f"--data-dir={CL_DATA}", "--non-interactive",
-            f"--el={ENGINE_URL}", f"--jwt-secret={JWT_FILE}", "--tcp-port=9000", "--udp-port=9000",
+            f"--el={ENGINE_URL}", f"--jwt-secret={JWT_FILE}", f"--tcp-port={CL_P2P_PORT}",
+            f"--udp-port={CL_P2P_PORT}",
             "--rest=true", f"--rest-address={LOCAL}", f"--rest-port={BEACON_API_PORT}",
             *_on(c.builder, "--payload-builder=true", f"--payload-builder-url={MEV_BOOST_URL}"),
             *_on(c.metrics, "--metrics=true", f"--metrics-address={LOCAL}", f"--metrics-port={BEACON_METRICS_PORT}")]
 
 
+NIMBUS_SYNC_STARTED = f"{CL_DATA}/.infrakit-trusted-sync-started"
+NIMBUS_SYNC_DONE = f"{CL_DATA}/.infrakit-trusted-sync-done"
+NIMBUS_START_TIMEOUT = 3600  # the state download of a trusted-node sync can take many minutes
+
+
 def nimbus_checkpoint(c: Ctx) -> list[str] | None:
-    """Nimbus syncs from a checkpoint with a separate command on an empty data dir only."""
+    """Nimbus syncs from a checkpoint with a separate command (trustedNodeSync) on an empty data dir.
+
+    Success is marked explicitly: `db/` appears long before the sync finishes, so a run killed
+    half-way (start timeout, reboot) must not count as done. Started-but-not-done means an
+    interrupted run: its partial `db/` is removed and the sync runs again. A `db/` with neither
+    marker predates the markers (synced before): it is kept and marked done.
+    """
     if not c.checkpoint_url:
         return None
-    return ["/bin/sh", "-c", f"test -d {CL_DATA}/db || exec {NIMBUS_BN} trustedNodeSync --network={c.network} "
-            f"--data-dir={CL_DATA} --trusted-node-url={c.checkpoint_url} --backfill=false"]
+    script = (f"if [ -e {NIMBUS_SYNC_DONE} ]; then exit 0; fi; "
+              f"if [ -d {CL_DATA}/db ] && [ ! -e {NIMBUS_SYNC_STARTED} ]; then touch {NIMBUS_SYNC_DONE}; exit 0; fi; "
+              f"rm -rf {CL_DATA}/db && touch {NIMBUS_SYNC_STARTED} && "
+              f"{NIMBUS_BN} trustedNodeSync --network={c.network} --data-dir={CL_DATA} "
+              f"--trusted-node-url={c.checkpoint_url} --backfill=false && "
+              f"touch {NIMBUS_SYNC_DONE} && rm -f {NIMBUS_SYNC_STARTED}")
+    return ["/bin/sh", "-ec", script]
 
 
 def nimbus_validator(c: Ctx) -> list[str]:
@@ -272,15 +309,26 @@ BEACON: dict[str, Component] = {
     "teku": Component("beacon", "teku", ("teku", "jre"), teku_beacon, jit=True, environment=JAVA_ENV),
     "prysm": Component("beacon", "prysm", ("prysm-beacon",), prysm_beacon),
     "lodestar": Component("beacon", "lodestar", ("lodestar",), lodestar_beacon, jit=True),
-    "nimbus": Component("beacon", "nimbus", ("nimbus",), nimbus_beacon, pre=nimbus_checkpoint),
+    "nimbus": Component("beacon", "nimbus", ("nimbus",), nimbus_beacon, pre=nimbus_checkpoint,
+                        start_timeout=NIMBUS_START_TIMEOUT),
 }
+# The exit status each validator client ends with when doppelganger protection finds its keys
+# live elsewhere (CLIENTS.md says where each was read). Restarting then would sign beside the
+# other instance, so systemd must not restart on it. Where a client uses the generic status 1,
+# any exit 1 stops the restarts too: the safe direction for a signer (the eth-validator health
+# check alerts, an operator decides).
+DOPPELGANGER_EXIT = {"lighthouse": (1,), "teku": (1,), "prysm": (1,), "lodestar": (1,), "nimbus": (129,)}
 VALIDATOR: dict[str, Component] = {
-    "lighthouse": Component("validator", "lighthouse", ("lighthouse",), lighthouse_validator, stop_timeout=60),
+    "lighthouse": Component("validator", "lighthouse", ("lighthouse",), lighthouse_validator, stop_timeout=60,
+                            restart_prevent=DOPPELGANGER_EXIT["lighthouse"]),
     "teku": Component("validator", "teku", ("teku", "jre"), teku_validator, jit=True, environment=JAVA_ENV,
-                      stop_timeout=60),
-    "prysm": Component("validator", "prysm", ("prysm-validator",), prysm_validator, stop_timeout=60),
-    "lodestar": Component("validator", "lodestar", ("lodestar",), lodestar_validator, jit=True, stop_timeout=60),
-    "nimbus": Component("validator", "nimbus", ("nimbus",), nimbus_validator, stop_timeout=60),
+                      stop_timeout=60, restart_prevent=DOPPELGANGER_EXIT["teku"]),
+    "prysm": Component("validator", "prysm", ("prysm-validator",), prysm_validator, stop_timeout=60,
+                       restart_prevent=DOPPELGANGER_EXIT["prysm"]),
+    "lodestar": Component("validator", "lodestar", ("lodestar",), lodestar_validator, jit=True, stop_timeout=60,
+                          restart_prevent=DOPPELGANGER_EXIT["lodestar"]),
+    "nimbus": Component("validator", "nimbus", ("nimbus",), nimbus_validator, stop_timeout=60,
+                        restart_prevent=DOPPELGANGER_EXIT["nimbus"]),
 }
 MEV_BOOST = Component("mevboost", "mev-boost", ("mev-boost",), mev_boost, stop_timeout=30)
 
@@ -289,13 +337,24 @@ def _p(port: int, proto: str, purpose: str, exposure: str = "public") -> OpenPor
     return OpenPort(port=port, protocol=proto, exposure=exposure, purpose=purpose)  # type: ignore[arg-type]
 
 
-EXECUTION_PORTS = [_p(EL_P2P_PORT, "tcp", "execution p2p"), _p(EL_P2P_PORT, "udp", "execution discovery")]
+# Exactly what each client listens on publicly, given the flags above (the test compares the
+# firewall with the rendered flags for every pair).
+_EL_BASE = [_p(EL_P2P_PORT, "tcp", "execution p2p"), _p(EL_P2P_PORT, "udp", "execution discovery")]
+EXECUTION_P2P: dict[str, list[OpenPort]] = {
+    "geth": _EL_BASE,
+    "nethermind": _EL_BASE,
+    "reth": [*_EL_BASE, _p(RETH_DISCV5_PORT, "udp", "execution discovery v5")],
+    "besu": _EL_BASE,
+}
+_CL_BASE = [_p(CL_P2P_PORT, "tcp", "beacon p2p"), _p(CL_P2P_PORT, "udp", "beacon discovery")]
+_CL_QUIC = _p(CL_QUIC_PORT, "udp", "beacon quic")
 BEACON_P2P: dict[str, list[OpenPort]] = {
-    "lighthouse": [_p(9000, "tcp", "beacon p2p"), _p(9000, "udp", "beacon discovery"), _p(9001, "udp", "beacon quic")],
-    "teku": [_p(9000, "tcp", "beacon p2p"), _p(9000, "udp", "beacon discovery")],
-    "prysm": [_p(13000, "tcp", "beacon p2p"), _p(12000, "udp", "beacon discovery"), _p(13000, "udp", "beacon quic")],
-    "lodestar": [_p(9000, "tcp", "beacon p2p"), _p(9000, "udp", "beacon discovery")],
-    "nimbus": [_p(9000, "tcp", "beacon p2p"), _p(9000, "udp", "beacon discovery")],
+    "lighthouse": [*_CL_BASE, _CL_QUIC],
+    "teku": [*_CL_BASE, _CL_QUIC],
+    "prysm": [_p(PRYSM_TCP_PORT, "tcp", "beacon p2p"), _p(PRYSM_UDP_PORT, "udp", "beacon discovery"),
+              _p(PRYSM_TCP_PORT, "udp", "beacon quic")],
+    "lodestar": [*_CL_BASE, _CL_QUIC],
+    "nimbus": _CL_BASE,
 }
 PRIVATE_PORTS = {
     "execution": [_p(EL_RPC_PORT, "tcp", "execution json-rpc on 127.0.0.1", "private"),

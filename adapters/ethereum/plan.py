@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from adapters.base import AdapterParts
 from adapters.ethereum import artifacts as arts
+from adapters.ethereum import forks
 from adapters.ethereum.clients import (
     BEACON,
     BEACON_P2P,
@@ -13,7 +15,7 @@ from adapters.ethereum.clients import (
     DATA_ROOT,
     EL_RPC_PORT,
     EXECUTION,
-    EXECUTION_PORTS,
+    EXECUTION_P2P,
     INSTALL_ROOT,
     JWT_FILE,
     JWT_GROUP,
@@ -51,7 +53,10 @@ def context(stack: Stack, settings: EthereumSettings) -> Ctx:
     checkpoint = (consensus.checkpoint_sync_url or network.checkpoint_sync_url) if consensus.checkpoint_sync else None
     validator = settings.validator
     mev = settings.mev_boost
-    builder = stack.config.role == "validator" and (mev is None or mev.enabled)
+    # mev-boost serves the builder API of the beacon node until Glamsterdam; with enshrined
+    # proposer-builder separation (EIP-7732) the beacon node takes bids itself: no sidecar.
+    wanted = mev.enabled if mev is not None and mev.enabled is not None else not forks.epbs_active(network.name)
+    builder = stack.config.role == "validator" and wanted
     return Ctx(
         network=network.name,
         metrics=settings.metrics,
@@ -62,6 +67,8 @@ def context(stack: Stack, settings: EthereumSettings) -> Ctx:
         doppelganger=validator.doppelganger if validator else True,
         relays=tuple(mev.relays if mev and mev.relays else network.relays),
         min_bid=mev.min_bid if mev else 0.0,
+        archive=settings.execution.archive,
+        genesis_sync=not consensus.checkpoint_sync,
     )
 
 
@@ -118,9 +125,13 @@ def prepare_step(stack: Stack, settings: EthereumSettings, parts: list[Component
     )
 
 
-def unit_step(component: Component, ctx: Ctx, resolved: dict[str, pinned.Resolved], start: bool) -> Step:
+def unit_content(component: Component, ctx: Ctx, resolved: dict[str, pinned.Resolved]) -> str:
     used = [resolved[name] for name in component.artifacts]
-    content = render_unit(component, ctx, ", ".join(r.label() for r in used), builder_wants=ctx.builder)
+    return render_unit(component, ctx, ", ".join(r.label() for r in used), builder_wants=ctx.builder)
+
+
+def unit_step(component: Component, ctx: Ctx, resolved: dict[str, pinned.Resolved], start: bool) -> Step:
+    content = unit_content(component, ctx, resolved)
     return Step(
         name=f"unit_{component.role}",
         script="shared/services/install_systemd.sh",
@@ -131,7 +142,9 @@ def unit_step(component: Component, ctx: Ctx, resolved: dict[str, pinned.Resolve
             "UNITS": component.unit,
             "ENABLE": "1" if start else "0",
             "START": "1" if start else "0",
-            "RESTART_ON_CHANGE": "1",
+            # The validator client is (re)started only by validator_state, which knows whose keys
+            # were imported: a unit rewritten for another client must never start without them.
+            "RESTART_ON_CHANGE": "0" if component.role == "validator" else "1",
         },
         files=(RenderedFile(name=component.unit, dest=f"/etc/systemd/system/{component.unit}", content=content),),
         requires=tuple(pinned.step_name(name) for name in component.artifacts),
@@ -140,7 +153,8 @@ def unit_step(component: Component, ctx: Ctx, resolved: dict[str, pinned.Resolve
 
 def ports(stack: Stack, settings: EthereumSettings, ctx: Ctx) -> list[OpenPort]:
     client = settings.consensus.client
-    out = [*EXECUTION_PORTS, *BEACON_P2P[client], *PRIVATE_PORTS["execution"], *PRIVATE_PORTS["beacon"]]
+    out = [*EXECUTION_P2P[settings.execution.client], *BEACON_P2P[client], *PRIVATE_PORTS["execution"],
+           *PRIVATE_PORTS["beacon"]]
     if client == "prysm":
         out += PRIVATE_PORTS["prysm"]
     if ctx.metrics:
@@ -175,6 +189,7 @@ def health_checks(parts: list[Component], validator_enabled: bool) -> list[Healt
 
 
 def build(stack: Stack) -> AdapterParts:
+    network = stack.config.network
     settings = settings_of(stack)
     ctx = context(stack, settings)
     parts = components(stack, settings, ctx)
@@ -183,17 +198,21 @@ def build(stack: Stack) -> AdapterParts:
     blockers = arts.warn_unlocked(stack.name, arts.lock_path(settings), list(resolved.values()))
     validator_enabled = bool(settings.validator and settings.validator.enabled)
 
-    steps = [prepare_step(stack, settings, parts), *(pinned.artifact_step(r, INSTALL_ROOT) for r in resolved.values())]
+    steps = [prepare_step(stack, settings, parts), rollback_step(list(resolved.values())),
+             *(pinned.artifact_step(r, INSTALL_ROOT) for r in resolved.values())]
     unit_steps = [unit_step(c, ctx, resolved, start=c.role != "validator") for c in parts]
     steps += unit_steps
     if stack.config.role == "validator":
+        vc = VALIDATOR[settings.consensus.client]
+        digest = hashlib.sha256(unit_content(vc, ctx, resolved).encode()).hexdigest()
         steps.append(Step(
             name="validator_state",
             script="adapters/ethereum/scripts/validator_state.sh",
-            description=("validator client enabled and started (keys must be imported)" if validator_enabled
+            description=("validator client enabled and started (keys must be imported for this client); "
+                         "restarted only when its own unit or binary changed" if validator_enabled
                          else "validator client kept disabled and stopped until chainSettings.validator.enabled"),
-            params={"UNIT": "eth-validator.service", "ENABLED": "1" if validator_enabled else "0",
-                    "KEYS_MARKER": KEYS_MARKER},
+            params={"UNIT": vc.unit, "ENABLED": "1" if validator_enabled else "0", "KEYS_MARKER": KEYS_MARKER,
+                    "CLIENT": vc.client, "UNIT_DIGEST": digest},
             requires=("unit_validator",),
         ))
     running = [c.unit for c in parts if c.role != "validator"]
@@ -214,6 +233,24 @@ def build(stack: Stack) -> AdapterParts:
         requires=tuple(s.name for s in steps if s.name.startswith(("unit_", "validator_state"))),
     ))
     services = [Service(name=c.role, unit=c.unit, enabled=c.role != "validator" or validator_enabled) for c in parts]
+    warnings = forks.readiness_warnings(stack.name, network, {r.spec.name: r.version for r in resolved.values()})
+    scheduled = forks.epbs_scheduled(network)
+    if ctx.builder and scheduled:
+        warnings.append(f"stack '{stack.name}': infrakit:chainSettings.mevBoost: Glamsterdam (ePBS, EIP-7732) is "
+                        f"scheduled on {network} at {scheduled.at}; from then on the beacon node takes builder bids "
+                        "itself and mev-boost is no longer called: set mevBoost.enabled: false after the fork")
     return AdapterParts(steps=steps, ports=ports(stack, settings, ctx), services=services,
                         health_checks=health_checks(parts, validator_enabled), packages=("unzip",),
-                        blockers=blockers, data_dirs=[d for c in parts if (d := c.data_dir)])
+                        blockers=blockers, warnings=warnings, data_dirs=[d for c in parts if (d := c.data_dir)])
+
+
+def rollback_step(resolved: list[pinned.Resolved]) -> Step:
+    """Before any artifact switches: refuse a downgrade the client's database cannot take."""
+    policies = [f"{r.spec.name}={r.version}:{r.spec.rollback}:{','.join(r.spec.schema_changes) or '-'}"
+                for r in resolved]
+    return Step(
+        name="eth_rollback_guard",
+        script="adapters/ethereum/scripts/rollback_guard.sh",
+        description="refuse a downgrade across a client's database schema change (runbook: which rollbacks are safe)",
+        params={"ARTIFACTS": " ".join(policies), "INSTALL_ROOT": INSTALL_ROOT},
+    )

@@ -3,7 +3,8 @@ keys refused). Every default is the safe one: checkpoint sync on, doppelganger p
 on, the validator client installed but not enabled, RPC bound to localhost.
 
     chainSettings:
-      execution: {client: geth}                    # geth | nethermind | reth | besu
+      execution: {client: geth}                    # geth | nethermind | reth | besu; archive: false
+                                                   # (archive: true keeps all history; reth only)
       consensus: {client: lighthouse}              # lighthouse | teku | prysm | lodestar | nimbus
                                                    # checkpointSync: true, checkpointSyncUrl: <override>
       validator:                                   # role validator only
@@ -11,8 +12,8 @@ on, the validator client installed but not enabled, RPC bound to localhost.
         feeRecipient: 0x...                        # required, EIP-55 checksummed
         graffiti: infrakit
         doppelganger: true
-      mevBoost:                                    # role validator only
-        enabled: true
+      mevBoost:                                    # role validator only; before Glamsterdam (ePBS) only:
+        enabled: true                              # default off where ePBS is active (sepolia)
         relays: [https://0x<pubkey>@relay...]      # default: the network's list
         minBid: 0.0                                # ETH; below it the local block is used
       artifacts:
@@ -74,6 +75,7 @@ Address = Annotated[str, AfterValidator(_address)]
 
 class ExecutionSettings(Model):
     client: ExecutionClient = "geth"
+    archive: bool = False
 
 
 class ConsensusSettings(Model):
@@ -100,7 +102,7 @@ class ValidatorSettings(Model):
 
 
 class MevBoostSettings(Model):
-    enabled: bool = True
+    enabled: bool | None = None  # default: on, except where ePBS (Glamsterdam) is active
     relays: list[Relay] | None = Field(default=None, min_length=1)
     min_bid: float = Field(default=0.0, ge=0.0, le=1.0)
 

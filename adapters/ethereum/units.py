@@ -44,7 +44,11 @@ def render_unit(component: Component, ctx: Ctx, artifacts: str, builder_wants: b
         artifacts=artifacts,
         user=component.user,
         groups=[JWT_GROUP] if component.role in {"execution", "beacon"} else [],
-        environment=component.environment,
+        # A service user's home is /nonexistent and ProtectSystem=strict makes everything but the
+        # data dir read-only: whatever a client writes under $HOME (caches, logs) lands in its data dir.
+        environment={**({"HOME": component.data_dir} if component.data_dir else {}), **component.environment},
+        restart_prevent=" ".join(str(code) for code in component.restart_prevent),
+        start_timeout=component.start_timeout,
         working_directory=component.data_dir,
         exec_start_pre=[command_line(pre)] if pre else [],
         exec_start=command_line(component.argv(ctx)),

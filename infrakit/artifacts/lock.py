@@ -48,6 +48,7 @@ class LockEntry:
     signature: str = "none"
     locked_at: str = ""
     note: str = ""
+    checksum: str = "none"  # "<kind>:<url>": the publisher's checksum file this download matched
 
     @property
     def locked(self) -> bool:
@@ -106,7 +107,7 @@ def render_lock(lock: LockFile) -> str:
     for entry in sorted(lock.entries.values(), key=lambda e: (e.name, e.version)):
         out.append("\n[[artifact]]\n")
         for key in ("name", "version", "status", "url", "sha256", "size", "signature_url", "signature",
-                    "locked_at", "note"):
+                    "checksum", "locked_at", "note"):
             value = getattr(entry, key)
             out.append(f"{key} = {value}\n" if isinstance(value, int) else f"{key} = {_toml_str(value)}\n")
     return "".join(out)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infrakit.artifacts.lock import LockEntry, LockFile
-from infrakit.artifacts.manifest import NAME_RE, VERSION_RE, ArtifactSpec, Manifest
+from infrakit.artifacts.manifest import NAME_RE, VERSION_RE, ArtifactSpec, Manifest, ManifestError
 from infrakit.plan.model import Step
 from infrakit.plan.sources import PROJECT_ROOT
 
@@ -59,8 +59,11 @@ def resolve(
         if not VERSION_RE.match(version):
             raise ValueError(f"artifact {name}: version {version!r} is not like 1.2.3")
         entry = lock.find(name, version)
-        url = entry.url if entry else spec.url(version)
-        if base_url:
+        try:
+            url = entry.url if entry and entry.url else spec.url(version)
+        except ManifestError:
+            url = ""  # a per-release URL part is not recorded: unlocked, and the blocker says so
+        if base_url and url:
             filename = url.rstrip("/").rsplit("/", 1)[-1]
             url = f"{base_url.rstrip('/')}/{name}/{version}/{filename}"
         out.append(Resolved(spec, version, entry, url))
@@ -73,11 +76,18 @@ def unlocked_blockers(stack: str, key: str, lock: Path, resolved: list[Resolved]
     where = lock.relative_to(PROJECT_ROOT) if lock.is_relative_to(PROJECT_ROOT) else lock
     return [
         f"stack '{stack}': {key}: artifact {item.spec.name} {item.version} is not locked in {where}; apply will "
-        f"refuse to install it. Run `infrakit lock {item.spec.name}@{item.version}` where the upstream URL is "
-        "reachable and commit the lock file"
+        f"refuse to install it. {_first_step(item)} `infrakit lock {item.spec.name}@{item.version}` where the "
+        "upstream URL is reachable and commit the lock file"
         for item in resolved
         if not item.locked
     ]
+
+
+def _first_step(item: Resolved) -> str:
+    if item.url:
+        return "Run"
+    return (f"Record the per-release URL part of {item.spec.name} {item.version} in the manifest "
+            f"([artifacts.{item.spec.name}.releases]), then run")
 
 
 def step_name(name: str) -> str:

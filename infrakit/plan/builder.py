@@ -40,4 +40,5 @@ def build_plan(stack: Stack) -> HostPlan:
         services=(*parts.services, *mon.services, *web.services),
         health_checks=tuple(checks),
         blockers=tuple(parts.blockers),
+        warnings=tuple(parts.warnings),
     )

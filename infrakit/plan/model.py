@@ -133,6 +133,8 @@ class HostPlan(PlanModel):
     health_checks: tuple[HealthCheck, ...] = ()
     # Why this plan must not be applied yet; `render`/`plan` still work so it can be reviewed.
     blockers: tuple[str, ...] = ()
+    # Worth an operator's attention but not a reason to refuse (shown by validate/plan/render).
+    warnings: tuple[str, ...] = ()
 
     @computed_field  # type: ignore[prop-decorator]
     @cached_property

@@ -367,7 +367,7 @@ def test_version_bump_reruns_only_its_steps_and_restarts_only_its_service(eth: E
     report = eth.apply("bump", build_plan(eth.stack(geth="1.0.1", enabled=True)), changed_only=True)
     assert report.ok, eth.tail("bump")
     ran = [s.name for s in report.steps if s.status == "ok"]
-    assert ran == ["artifact_geth", "unit_execution", "eth_smoke"], ran
+    assert ran == ["eth_rollback_guard", "artifact_geth", "unit_execution", "eth_smoke"], ran
     assert eth.sh("readlink /opt/infrakit/geth/current /opt/infrakit/geth/previous").split() == ["1.0.1", "1.0.0"]
     after = {u: eth.main_pid(u) for u in pids}
     assert after["eth-execution"] != pids["eth-execution"], "the execution client must restart on a bump"

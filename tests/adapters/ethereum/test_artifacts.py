@@ -31,7 +31,10 @@ def test_the_real_manifest_parses_and_every_entry_is_in_the_lock_file() -> None:
     for name, spec in manifest.artifacts.items():
         entry = lock.find(name, spec.version)
         assert entry is not None, f"{name} {spec.version} has no lock entry (locked or unlocked)"
-        assert entry.url == spec.url(), name
+        try:
+            assert entry.url == spec.url(), name
+        except ManifestError as exc:  # a per-version URL part not recorded yet: unlocked, and says so
+            assert entry.url == "" and not entry.locked and str(exc) in entry.note, name
 
 
 def test_the_real_lock_file_holds_no_checksum_that_was_not_computed() -> None:

@@ -9,12 +9,13 @@ from tests.pulumi_mocks import evaluate
 
 P2P = {
     "lighthouse": {("tcp", "9000"), ("udp", "9000"), ("udp", "9001")},
-    "teku": {("tcp", "9000"), ("udp", "9000")},
+    "teku": {("tcp", "9000"), ("udp", "9000"), ("udp", "9001")},  # QUIC, on by default since 26.7
     "prysm": {("tcp", "13000"), ("udp", "12000"), ("udp", "13000")},
-    "lodestar": {("tcp", "9000"), ("udp", "9000")},
+    "lodestar": {("tcp", "9000"), ("udp", "9000"), ("udp", "9001")},  # QUIC: --port + 1
     "nimbus": {("tcp", "9000"), ("udp", "9000")},
 }
 EL_P2P = {("tcp", "30303"), ("udp", "30303")}
+EL_EXTRA = {"reth": {("udp", "9200")}}  # reth's discv5
 PRIVATE = {"8545", "8551", "5052", "5054", "5064", "6060", "18550", "4000"}
 
 
@@ -29,7 +30,7 @@ def test_cloud_firewall_opens_exactly_ssh_and_p2p(eth_values: EthStack, el: str,
     ssh = [r for r in rules if r["port"] == "22"]
     assert [sorted(r["sourceIps"]) for r in ssh] == [["198.51.100.0/24", "2001:db8:42::/48"]]
     public = {(r["protocol"], r["port"]) for r in rules if r["port"] != "22"}
-    assert public == EL_P2P | P2P[cl]
+    assert public == EL_P2P | EL_EXTRA.get(el, set()) | P2P[cl]
     assert not PRIVATE & {r["port"] for r in rules}
     for rule in rules:
         if rule["port"] != "22":

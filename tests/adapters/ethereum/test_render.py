@@ -185,4 +185,4 @@ def test_a_version_bump_changes_only_that_clients_steps(eth_values: EthStack, tm
 
     before, after = plan("1.0.0"), plan("1.0.1")
     moved = [p.step.name for p in after.steps if before.step(p.step.name).hash != p.hash]
-    assert moved == ["artifact_geth", "unit_execution", "eth_smoke"]
+    assert moved == ["eth_rollback_guard", "artifact_geth", "unit_execution", "eth_smoke"]

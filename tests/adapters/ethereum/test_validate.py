@@ -66,7 +66,7 @@ def test_unlocked_artifacts_block_the_plan_and_their_steps_refuse(eth_values: Et
     """The shipped lock file is honestly unlocked: the plan carries a blocker (validate warns,
     apply and `pulumi up` refuse before touching the host), and the install step would refuse."""
     plan = build_plan(eth_stack(eth_values(), name="eth-warn"))
-    assert any("stack 'eth-warn': infrakit:chainSettings: artifact geth 1.16.7 is not locked" in b
+    assert any("stack 'eth-warn': infrakit:chainSettings: artifact geth 1.17.10 is not locked" in b
                for b in plan.blockers)
     step = plan.step("artifact_geth").step
     assert step.params["ARTIFACT_SHA256"] == "" and "NOT LOCKED" in step.description

@@ -62,9 +62,17 @@ def forks(path: Path = MANIFEST) -> tuple[ForkOnNetwork, ...]:
                 raise ManifestError(f"{path}: forks.{fork}.{network}.status: expected one of {', '.join(STATUSES)}")
             if status != "unscheduled" and not entry.get("at"):
                 raise ManifestError(f"{path}: forks.{fork}.{network}.at: an {status} upgrade needs its time")
-            out.append(ForkOnNetwork(fork=fork, network=network, status=status, at=str(entry.get("at", "")),
-                                     epoch=entry.get("epoch"), source=str(entry.get("source", "")),
-                                     minimum={k: str(v) for k, v in entry.get("min", {}).items()}))
+            out.append(
+                ForkOnNetwork(
+                    fork=fork,
+                    network=network,
+                    status=status,
+                    at=str(entry.get("at", "")),
+                    epoch=entry.get("epoch"),
+                    source=str(entry.get("source", "")),
+                    minimum={k: str(v) for k, v in entry.get("min", {}).items()},
+                )
+            )
     return tuple(out)
 
 
@@ -88,19 +96,26 @@ def readiness_warnings(stack: str, network: str, pinned: dict[str, str]) -> list
     for fork in on_network(network):
         if not fork.pending_or_active:
             continue
-        when = f"{fork.status} on {network} since {fork.at}" if fork.status == "active" else \
-            f"scheduled on {network} at {fork.at}"
+        when = (
+            f"{fork.status} on {network} since {fork.at}"
+            if fork.status == "active"
+            else f"scheduled on {network} at {fork.at}"
+        )
         for name, version in sorted(pinned.items()):
             if name in {"jre", "mev-boost"}:
                 continue  # not a consensus participant: no fork logic
             minimum = fork.minimum.get(name)
             if minimum is None:
-                lines.append(f"stack '{stack}': infrakit:chainSettings.versions.{name}: {fork.fork} is {when}, and no "
-                             f"release of {name} is recorded as supporting it there (versions.toml "
-                             f"[forks.{fork.fork}.{network}.min]); {name} {version} may stop following the chain at "
-                             "activation: read its release notes, pin a release that schedules it and record it")
+                lines.append(
+                    f"stack '{stack}': infrakit:chainSettings.versions.{name}: {fork.fork} is {when}, and no "
+                    f"release of {name} is recorded as supporting it there (versions.toml "
+                    f"[forks.{fork.fork}.{network}.min]); {name} {version} may stop following the chain at "
+                    "activation: read its release notes, pin a release that schedules it and record it"
+                )
             elif older(version, minimum):
-                lines.append(f"stack '{stack}': infrakit:chainSettings.versions.{name}: {fork.fork} is {when}; {name} "
-                             f"{version} is older than {minimum}, the oldest release known to support it there: pin "
-                             f"{minimum} or later")
+                lines.append(
+                    f"stack '{stack}': infrakit:chainSettings.versions.{name}: {fork.fork} is {when}; {name} "
+                    f"{version} is older than {minimum}, the oldest release known to support it there: pin "
+                    f"{minimum} or later"
+                )
     return lines

@@ -37,13 +37,15 @@ check_one() {
   fi
   case "${policy}" in
     any)
-      ik_log "${name}: downgrade ${current} -> ${target} is safe (no database)" ;;
+      ik_log "${name}: downgrade ${current} -> ${target} is safe (no database)"
+      ;;
     never)
       ik_die "refusing to downgrade ${name} ${current} -> ${target}: ${name}'s database cannot be rolled back \
 safely (no downgrade path is documented for it). Keep ${current}, or stop the client, remove its data dir and \
-let it sync again with ${target} (runbooks/ethereum.md, Roll back)" ;;
+let it sync again with ${target} (runbooks/ethereum.md, Roll back)"
+      ;;
     within-schema)
-      IFS=, read -r -a floors <<< "${schemas}"
+      IFS=, read -r -a floors <<<"${schemas}"
       for floor in "${floors[@]}"; do
         [[ "${floor}" == - ]] && continue
         if version_lt "${target}" "${floor}" && ! version_lt "${current}" "${floor}"; then
@@ -52,7 +54,8 @@ ${target} cannot read it. Roll back only to ${floor} or later, or follow the cli
 first (runbooks/ethereum.md, Roll back)"
         fi
       done
-      ik_log "${name}: downgrade ${current} -> ${target} stays within one database schema" ;;
+      ik_log "${name}: downgrade ${current} -> ${target} stays within one database schema"
+      ;;
   esac
 }
 
@@ -64,7 +67,7 @@ main() {
   ik_require_match INSTALL_ROOT '^/[A-Za-z0-9/_.-]+$' "an absolute path"
   local entry
   local -a entries
-  read -r -a entries <<< "${ARTIFACTS}"
+  read -r -a entries <<<"${ARTIFACTS}"
   for entry in "${entries[@]}"; do
     [[ "${entry}" =~ ${ENTRY_RE} ]] || ik_die "ARTIFACTS: bad entry '${entry}' (NAME=VERSION:POLICY:SCHEMA)"
     check_one "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}" "${BASH_REMATCH[4]}"

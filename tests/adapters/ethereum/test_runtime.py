@@ -29,8 +29,7 @@ READ_ONLY_OK = ("/opt/infrakit/", "/etc/ethereum/jwt.hex", "/bin/sh")
 
 
 def pair_plan(eth_values: EthStack, el: str, cl: str, role: str = "validator", **settings: object) -> HostPlan:
-    values = eth_values(role=role, chainSettings={"execution": {"client": el}, "consensus": {"client": cl},
-                                                  **settings})
+    values = eth_values(role=role, chainSettings={"execution": {"client": el}, "consensus": {"client": cl}, **settings})
     return build_plan(eth_stack(values))
 
 
@@ -44,6 +43,7 @@ def exec_start_pre(content: str) -> str:
 
 
 # ------------------------------------------------------------- sandbox and home ----
+
 
 @pytest.mark.parametrize(("el", "cl"), PAIRS, ids=[f"{e}-{c}" for e, c in PAIRS])
 def test_every_client_writes_only_where_its_sandbox_allows(eth_values: EthStack, el: str, cl: str) -> None:
@@ -74,8 +74,9 @@ def test_reth_logs_into_its_data_dir_and_runs_as_a_full_node(eth_values: EthStac
     execution = exec_start(unit(pair_plan(eth_values, "reth", "lighthouse"), "execution"))
     assert "--log.file.directory /var/lib/ethereum/execution/logs" in execution
     assert " --full " in f" {execution} "
-    archive = exec_start(unit(pair_plan(eth_values, "reth", "lighthouse", execution={"client": "reth",
-                                                                                     "archive": True}), "execution"))
+    archive = exec_start(
+        unit(pair_plan(eth_values, "reth", "lighthouse", execution={"client": "reth", "archive": True}), "execution")
+    )
     assert "--full" not in archive.split()
 
 
@@ -134,8 +135,7 @@ def listening(argv: str, client: str) -> set[tuple[int, str]]:
 
 
 @pytest.mark.parametrize(("el", "cl"), PAIRS, ids=[f"{e}-{c}" for e, c in PAIRS])
-def test_the_firewall_opens_exactly_what_the_rendered_flags_listen_on(eth_values: EthStack, el: str,
-                                                                      cl: str) -> None:
+def test_the_firewall_opens_exactly_what_the_rendered_flags_listen_on(eth_values: EthStack, el: str, cl: str) -> None:
     plan = pair_plan(eth_values, el, cl)
     wanted = listening(exec_start(unit(plan, "execution")), el) | listening(exec_start(unit(plan, "beacon")), cl)
     public = {(p.port, p.protocol) for p in plan.ports if p.exposure == "public"}
@@ -144,8 +144,10 @@ def test_the_firewall_opens_exactly_what_the_rendered_flags_listen_on(eth_values
 
 # --------------------------------------------------------------- doppelganger ----
 
-@pytest.mark.parametrize(("cl", "status"), [("lighthouse", "1"), ("teku", "1"), ("prysm", "1"), ("lodestar", "1"),
-                                            ("nimbus", "129")])
+
+@pytest.mark.parametrize(
+    ("cl", "status"), [("lighthouse", "1"), ("teku", "1"), ("prysm", "1"), ("lodestar", "1"), ("nimbus", "129")]
+)
 def test_a_doppelganger_exit_is_never_restarted(eth_values: EthStack, cl: str, status: str) -> None:
     """The runbook says: stop, find the other signer. A restart 10 s later would sign beside it."""
     content = unit(pair_plan(eth_values, "geth", cl), "validator")
@@ -156,12 +158,14 @@ def test_a_doppelganger_exit_is_never_restarted(eth_values: EthStack, cl: str, s
 
 # ------------------------------------------------------------ checkpoint sync ----
 
+
 def test_checkpoint_sync_off_is_completed_for_lighthouse_and_nimbus(eth_values: EthStack) -> None:
     off = {"consensus": {"client": "lighthouse", "checkpointSync": False}}
     beacon = exec_start(unit(pair_plan(eth_values, "geth", "lighthouse", **off), "beacon"))
     assert "--allow-insecure-genesis-sync" in beacon and "checkpoint" not in beacon
-    nimbus = unit(pair_plan(eth_values, "geth", "nimbus", consensus={"client": "nimbus", "checkpointSync": False}),
-                  "beacon")
+    nimbus = unit(
+        pair_plan(eth_values, "geth", "nimbus", consensus={"client": "nimbus", "checkpointSync": False}), "beacon"
+    )
     assert "trustedNodeSync" not in nimbus and "ExecStartPre" not in nimbus
     on = exec_start(unit(pair_plan(eth_values, "geth", "lighthouse"), "beacon"))
     assert "--allow-insecure-genesis-sync" not in on

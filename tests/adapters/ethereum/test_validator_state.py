@@ -58,14 +58,22 @@ class Host:
     def marker(self) -> Path:
         return self.root / "validator" / ".infrakit-keys-imported"
 
-    def run(self, enabled: str = "1", client: str = "lighthouse", digest: str = "a" * 64) -> \
-            subprocess.CompletedProcess[str]:
-        env = {"PATH": f"{self.root / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "TMPDIR": str(self.root),
-               "IK_STATE_DIR": str(self.root / "state"), "FAKE_SYSTEMD": str(self.systemd), "ENABLED": enabled,
-               "CLIENT": client, "UNIT_DIGEST": digest, "KEYS_MARKER": str(self.marker),
-               "STAMP": str(self.root / "stamp" / "eth-validator.digest")}
-        return subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, env=env, timeout=30,
-                              check=False)
+    def run(
+        self, enabled: str = "1", client: str = "lighthouse", digest: str = "a" * 64
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            "PATH": f"{self.root / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "LC_ALL": "C",
+            "TMPDIR": str(self.root),
+            "IK_STATE_DIR": str(self.root / "state"),
+            "FAKE_SYSTEMD": str(self.systemd),
+            "ENABLED": enabled,
+            "CLIENT": client,
+            "UNIT_DIGEST": digest,
+            "KEYS_MARKER": str(self.marker),
+            "STAMP": str(self.root / "stamp" / "eth-validator.digest"),
+        }
+        return subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, env=env, timeout=30, check=False)
 
     def active(self) -> bool:
         return (self.systemd / f"{UNIT}.active").exists()
@@ -138,13 +146,19 @@ def test_disabled_means_stopped(host: Host) -> None:
 
 def bump_plan(eth_values: EthStack, lock: Path, **versions: str) -> HostPlan:
     pins = {"geth": "1.0.0", "lighthouse": "1.0.0", "mev-boost": "1.0.0", **versions}
-    return build_plan(eth_stack(eth_values(chainSettings={
-        "validator": {"enabled": True}, "artifacts": {"lockFile": str(lock)}, "versions": pins})))
+    return build_plan(
+        eth_stack(
+            eth_values(
+                chainSettings={"validator": {"enabled": True}, "artifacts": {"lockFile": str(lock)}, "versions": pins}
+            )
+        )
+    )
 
 
 def test_only_the_validators_own_binary_or_flags_reach_it(eth_values: EthStack, tmp_path: Path) -> None:
-    lock = write_test_lock(tmp_path, {"geth": ["1.0.0", "1.0.1"], "lighthouse": ["1.0.0", "1.0.1"],
-                                      "mev-boost": ["1.0.0", "1.0.1"]})
+    lock = write_test_lock(
+        tmp_path, {"geth": ["1.0.0", "1.0.1"], "lighthouse": ["1.0.0", "1.0.1"], "mev-boost": ["1.0.0", "1.0.1"]}
+    )
     base = bump_plan(eth_values, lock)
     state = base.step("validator_state")
     assert base.step("unit_validator").step.params["RESTART_ON_CHANGE"] == "0"

@@ -33,6 +33,7 @@ GUARD = PROJECT_ROOT / "adapters" / "ethereum" / "scripts" / "rollback_guard.sh"
 
 # ------------------------------------------------------------------- forks ----
 
+
 def test_the_fork_table_records_each_network_and_its_source() -> None:
     table = {(f.fork, f.network): f for f in forks.forks()}
     sepolia, hoodi, mainnet = (table[("glamsterdam", n)] for n in ("sepolia", "hoodi", "mainnet"))
@@ -51,22 +52,29 @@ def test_every_pinned_client_supports_the_fork_active_on_sepolia() -> None:
 
 def test_validate_warns_when_a_pin_is_older_than_the_forks_minimum(eth_values: EthStack, tmp_path: Path) -> None:
     lock = write_test_lock(tmp_path, {"geth": ["1.17.9"], "lighthouse": ["8.2.1"], "mev-boost": ["1.10.1"]})
-    values = eth_values(role="node", network="sepolia", chainSettings={
-        "artifacts": {"lockFile": str(lock)}, "versions": {"geth": "1.17.9", "lighthouse": "8.2.1"}})
+    values = eth_values(
+        role="node",
+        network="sepolia",
+        chainSettings={"artifacts": {"lockFile": str(lock)}, "versions": {"geth": "1.17.9", "lighthouse": "8.2.1"}},
+    )
     warnings = build_plan(eth_stack(values, name="eth-old")).warnings
     assert list(warnings) == [
         "stack 'eth-old': infrakit:chainSettings.versions.lighthouse: glamsterdam is active on sepolia since "
         "2026-10-06T13:53:36Z; lighthouse 8.2.1 is older than 8.3.0, the oldest release known to support it there: "
-        "pin 8.3.0 or later"], "geth 1.17.9 is the minimum itself: no warning"
+        "pin 8.3.0 or later"
+    ], "geth 1.17.9 is the minimum itself: no warning"
 
 
 def test_validate_warns_when_no_release_is_known_for_a_scheduled_fork(eth_values: EthStack) -> None:
     """Hoodi forks on 2026-12-15; only nimbus's release for that date could be read."""
     warnings = build_plan(eth_stack(eth_values(role="node"), name="eth-h")).warnings
-    assert any("versions.geth: glamsterdam is scheduled on hoodi at 2026-12-15T19:12:24Z, and no release of geth"
-               in w for w in warnings)
-    nimbus = build_plan(eth_stack(eth_values(role="node", chainSettings={"consensus": {"client": "nimbus"}}),
-                                  name="eth-n")).warnings
+    assert any(
+        "versions.geth: glamsterdam is scheduled on hoodi at 2026-12-15T19:12:24Z, and no release of geth" in w
+        for w in warnings
+    )
+    nimbus = build_plan(
+        eth_stack(eth_values(role="node", chainSettings={"consensus": {"client": "nimbus"}}), name="eth-n")
+    ).warnings
     assert not any("versions.nimbus" in w for w in nimbus)
 
 
@@ -77,6 +85,7 @@ def test_version_comparison_is_numeric() -> None:
 
 # -------------------------------------------------------------- ePBS / MEV ----
 
+
 def test_no_mev_boost_where_epbs_is_active(eth_values: EthStack) -> None:
     """With enshrined PBS (EIP-7732) the beacon node takes builder bids itself: a mev-boost
     sidecar and the pre-Gloas builder flags would do nothing (prysm: 'have no effect')."""
@@ -84,8 +93,11 @@ def test_no_mev_boost_where_epbs_is_active(eth_values: EthStack) -> None:
     assert "unit_mevboost" not in {p.step.name for p in plan.steps}
     assert "--builder" not in exec_start(unit(plan, "beacon"))
     assert "--builder-proposals" not in exec_start(unit(plan, "validator"))
-    with pytest.raises(ConfigError, match=r"infrakit:chainSettings\.mevBoost\.enabled: Glamsterdam .* active on "
-                                          r"sepolia"):
+    with pytest.raises(
+        ConfigError,
+        match=r"infrakit:chainSettings\.mevBoost\.enabled: Glamsterdam .* active on "
+        r"sepolia",
+    ):
         build_plan(eth_stack(eth_values(network="sepolia", chainSettings={"mevBoost": {"enabled": True}})))
 
 
@@ -100,6 +112,7 @@ def test_mev_boost_stays_before_the_fork_and_warns_where_it_is_scheduled(eth_val
 
 # ------------------------------------------------------- per-version URL parts ----
 
+
 def test_a_pinned_version_never_borrows_another_versions_commit() -> None:
     """geth 1.16.8 with 1.16.7's commit id is a URL that does not exist."""
     geth = read_manifest(MANIFEST).get("geth")
@@ -111,13 +124,16 @@ def test_a_pinned_version_never_borrows_another_versions_commit() -> None:
 
 def test_a_per_version_key_outside_the_releases_table_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
-    path.write_text('[artifacts.x]\nversion = "1"\nurl = "https://e.example/x-{commit}.tgz"\ncommit = "ab"\n'
-                    'per_version = ["commit"]\nbinaries = ["x"]\n')
+    path.write_text(
+        '[artifacts.x]\nversion = "1"\nurl = "https://e.example/x-{commit}.tgz"\ncommit = "ab"\n'
+        'per_version = ["commit"]\nbinaries = ["x"]\n'
+    )
     with pytest.raises(ManifestError, match="per_version, so it belongs in the releases tables"):
         read_manifest(path)
 
 
 # --------------------------------------------------- checksums and signatures ----
+
 
 @pytest.fixture
 def www(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
@@ -138,23 +154,27 @@ def www(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
 def lock_with(tmp_path: Path, body: str, *artifacts: str) -> tuple[int, Path]:
     manifest, lock = tmp_path / "versions.toml", tmp_path / "lock.toml"
     manifest.write_text(body)
-    code = cmd_lock(argparse.Namespace(artifacts=list(artifacts), manifest=str(manifest), lock=str(lock),
-                                       check=False))
+    code = cmd_lock(argparse.Namespace(artifacts=list(artifacts), manifest=str(manifest), lock=str(lock), check=False))
     return code, lock
 
 
-@pytest.mark.parametrize(("kind", "listing"), [
-    ("sha256", "{digest}  tool-1.0.tar.gz\n{other}  tool-1.0.zip\n"),  # a checksums.txt (mev-boost)
-    ("sha512", "{digest}  build/tool-1.0.tar.gz\n"),  # nimbus .sha512sum
-    ("sha256", "{digest}\n"),  # a bare .sha256 (prysm)
-])
+@pytest.mark.parametrize(
+    ("kind", "listing"),
+    [
+        ("sha256", "{digest}  tool-1.0.tar.gz\n{other}  tool-1.0.zip\n"),  # a checksums.txt (mev-boost)
+        ("sha512", "{digest}  build/tool-1.0.tar.gz\n"),  # nimbus .sha512sum
+        ("sha256", "{digest}\n"),  # a bare .sha256 (prysm)
+    ],
+)
 def test_lock_checks_the_publishers_checksum_file(tmp_path: Path, www, kind: str, listing: str) -> None:
     root, url, _ = www
     data = b"release bytes"
     (root / "tool-1.0.tar.gz").write_bytes(data)
     digest = hashlib.new(kind, data).hexdigest()
-    body = (f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\nbinaries = ["tool"]\n'
-            f'checksum_url = "{{url}}.sums"\nchecksum_kind = "{kind}"\n')
+    body = (
+        f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\nbinaries = ["tool"]\n'
+        f'checksum_url = "{{url}}.sums"\nchecksum_kind = "{kind}"\n'
+    )
     (root / "tool-1.0.tar.gz.sums").write_text(listing.format(digest=digest, other="0" * len(digest)))
     code, lock = lock_with(tmp_path, body)
     entry = read_lock(lock).find("tool", "1.0")
@@ -168,8 +188,11 @@ def test_lock_refuses_a_checksum_file_that_does_not_list_the_file(tmp_path: Path
     root, url, _ = www
     (root / "tool-1.0.tar.gz").write_bytes(b"x")
     (root / "sums.txt").write_text(f"{'a' * 64}  something-else.tar.gz\n")
-    code, lock = lock_with(tmp_path, f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\n'
-                                     f'binaries = ["tool"]\nchecksum_url = "{url}/sums.txt"\n')
+    code, lock = lock_with(
+        tmp_path,
+        f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\n'
+        f'binaries = ["tool"]\nchecksum_url = "{url}/sums.txt"\n',
+    )
     assert code == 1 and "does not list this file" in read_lock(lock).find("tool", "1.0").note  # type: ignore[union-attr]
 
 
@@ -177,9 +200,12 @@ def test_lock_refuses_before_downloading_when_the_signing_key_is_missing(tmp_pat
     """The publishers' keys cannot be downloaded here: `lock` must refuse, never record 'checked'."""
     root, url, requests = www
     (root / "tool-1.0.tar.gz").write_bytes(b"x")
-    code, lock = lock_with(tmp_path, f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\n'
-                                     'binaries = ["tool"]\nsignature_url = "{url}.asc"\nsigning_key = "keys/t.asc"\n'
-                                     f'signing_fingerprint = "{"AB" * 20}"\n')
+    code, lock = lock_with(
+        tmp_path,
+        f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\n'
+        'binaries = ["tool"]\nsignature_url = "{url}.asc"\nsigning_key = "keys/t.asc"\n'
+        f'signing_fingerprint = "{"AB" * 20}"\n',
+    )
     entry = read_lock(lock).find("tool", "1.0")
     assert code == 1 and entry and not entry.locked and "keys/t.asc is not in the repository" in entry.note
     assert requests == [], "nothing is downloaded for an artifact that cannot be verified"
@@ -187,16 +213,24 @@ def test_lock_refuses_before_downloading_when_the_signing_key_is_missing(tmp_pat
 
 def test_lock_refuses_an_artifact_whose_url_part_is_not_recorded(tmp_path: Path, www) -> None:
     _, url, requests = www
-    code, lock = lock_with(tmp_path, f'[artifacts.tool]\nversion = "2.0"\nurl = "{url}/tool-{{version}}-{{commit}}.tgz"'
-                                     '\nper_version = ["commit"]\nbinaries = ["tool"]\n'
-                                     '[artifacts.tool.releases."1.0"]\ncommit = "abcdef12"\n')
+    code, lock = lock_with(
+        tmp_path,
+        f'[artifacts.tool]\nversion = "2.0"\nurl = "{url}/tool-{{version}}-{{commit}}.tgz"'
+        '\nper_version = ["commit"]\nbinaries = ["tool"]\n'
+        '[artifacts.tool.releases."1.0"]\ncommit = "abcdef12"\n',
+    )
     entry = read_lock(lock).find("tool", "2.0")
     assert code == 1 and entry and "commit differs per release" in entry.note and requests == []
 
 
 def _gpg(home: Path, *args: str) -> str:
-    return subprocess.run(["gpg", "--batch", "--no-tty", "--homedir", str(home), *args], capture_output=True,
-                          text=True, timeout=60, check=True).stdout
+    return subprocess.run(
+        ["gpg", "--batch", "--no-tty", "--homedir", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
 
 
 @pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg not installed")
@@ -210,8 +244,10 @@ def test_lock_refuses_a_key_file_that_is_not_the_pinned_fingerprint(tmp_path: Pa
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "t.asc").write_text(_gpg(home, "--export", "--armor"))
     real = _gpg(home, "--with-colons", "--fingerprint").split("fpr:::::::::")[1].split(":")[0]
-    body = (f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\nbinaries = ["tool"]\n'
-            'signature_url = "{url}.asc"\nsigning_key = "keys/t.asc"\nsigning_fingerprint = "%s"\n')
+    body = (
+        f'[artifacts.tool]\nversion = "1.0"\nurl = "{url}/tool-{{version}}.tar.gz"\nbinaries = ["tool"]\n'
+        'signature_url = "{url}.asc"\nsigning_key = "keys/t.asc"\nsigning_fingerprint = "%s"\n'
+    )
     code, lock = lock_with(tmp_path, body % ("CD" * 20))
     assert code == 1 and "is not CDCD" in read_lock(lock).find("tool", "1.0").note  # type: ignore[union-attr]
     code, lock = lock_with(tmp_path, body % real)
@@ -234,8 +270,9 @@ def test_the_real_manifest_uses_every_published_checksum_and_signer() -> None:
 def test_locking_the_real_manifest_refuses_without_the_publishers_keys(tmp_path: Path) -> None:
     """No key is in the repository (none could be downloaded here): lock refuses before any download."""
     lock = tmp_path / "lock.toml"
-    code = cmd_lock(argparse.Namespace(artifacts=["lighthouse", "reth"], manifest=str(MANIFEST), lock=str(lock),
-                                       check=False))
+    code = cmd_lock(
+        argparse.Namespace(artifacts=["lighthouse", "reth"], manifest=str(MANIFEST), lock=str(lock), check=False)
+    )
     assert code == 1
     for name in ("lighthouse", "reth"):
         entry = read_lock(lock).find(name, read_manifest(MANIFEST).get(name).version)
@@ -244,6 +281,7 @@ def test_locking_the_real_manifest_refuses_without_the_publishers_keys(tmp_path:
 
 # ------------------------------------------------------------------ rollback ----
 
+
 def guard(tmp_path: Path, current: dict[str, str], artifacts: str) -> subprocess.CompletedProcess[str]:
     root = tmp_path / "opt"
     for name, version in current.items():
@@ -251,22 +289,32 @@ def guard(tmp_path: Path, current: dict[str, str], artifacts: str) -> subprocess
         link = root / name / "current"
         link.unlink(missing_ok=True)
         link.symlink_to(version)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "TMPDIR": str(tmp_path),
-           "IK_STATE_DIR": str(tmp_path / "state"), "ARTIFACTS": artifacts, "INSTALL_ROOT": str(root)}
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "LC_ALL": "C",
+        "TMPDIR": str(tmp_path),
+        "IK_STATE_DIR": str(tmp_path / "state"),
+        "ARTIFACTS": artifacts,
+        "INSTALL_ROOT": str(root),
+    }
     return subprocess.run(["bash", str(GUARD)], capture_output=True, text=True, env=env, timeout=30, check=False)
 
 
-@pytest.mark.parametrize(("current", "artifacts", "ok", "says"), [
-    ({}, "lighthouse=8.3.2:within-schema:8.3.0", True, ""),  # first install
-    ({"lighthouse": "8.3.1"}, "lighthouse=8.3.2:within-schema:8.3.0", True, ""),  # upgrade
-    ({"lighthouse": "8.3.2"}, "lighthouse=8.3.1:within-schema:8.3.0", True, "within one database schema"),
-    ({"lighthouse": "8.3.2"}, "lighthouse=8.2.1:within-schema:8.3.0", False, "8.3.0 migrated the database"),
-    ({"geth": "1.17.10"}, "geth=1.17.9:never:-", False, "cannot be rolled back safely"),
-    ({"geth": "1.17.10"}, "geth=1.17.10:never:-", True, ""),
-    ({"mev-boost": "1.10.1"}, "mev-boost=1.9.0:any:-", True, "safe (no database)"),
-])
-def test_rollback_guard_refuses_what_a_database_cannot_take(tmp_path: Path, current: dict[str, str],
-                                                             artifacts: str, ok: bool, says: str) -> None:
+@pytest.mark.parametrize(
+    ("current", "artifacts", "ok", "says"),
+    [
+        ({}, "lighthouse=8.3.2:within-schema:8.3.0", True, ""),  # first install
+        ({"lighthouse": "8.3.1"}, "lighthouse=8.3.2:within-schema:8.3.0", True, ""),  # upgrade
+        ({"lighthouse": "8.3.2"}, "lighthouse=8.3.1:within-schema:8.3.0", True, "within one database schema"),
+        ({"lighthouse": "8.3.2"}, "lighthouse=8.2.1:within-schema:8.3.0", False, "8.3.0 migrated the database"),
+        ({"geth": "1.17.10"}, "geth=1.17.9:never:-", False, "cannot be rolled back safely"),
+        ({"geth": "1.17.10"}, "geth=1.17.10:never:-", True, ""),
+        ({"mev-boost": "1.10.1"}, "mev-boost=1.9.0:any:-", True, "safe (no database)"),
+    ],
+)
+def test_rollback_guard_refuses_what_a_database_cannot_take(
+    tmp_path: Path, current: dict[str, str], artifacts: str, ok: bool, says: str
+) -> None:
     result = guard(tmp_path, current, artifacts)
     assert (result.returncode == 0) is ok, result.stdout + result.stderr
     assert says in result.stdout + result.stderr

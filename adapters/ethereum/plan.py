@@ -35,6 +35,7 @@ from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, St
 from infrakit.plan.monitoring import eth_head_check, eth_peers_check, eth_sync_check
 
 HOST = Path(__file__).resolve().parent / "host"
+VOLUME_DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_*"  # how Hetzner Cloud exposes an attached volume
 KEYS_MARKER = f"{DATA_ROOT}/validator/.infrakit-keys-imported"
 GENESIS_VALIDATORS_ROOT = {
     "mainnet": "0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95",
@@ -96,6 +97,7 @@ def tools_env(stack: Stack, settings: EthereumSettings) -> str:
         "BN_BIN": BEACON[client].argv(Ctx(network=stack.config.network))[0],
         "BEACON_API": BEACON_URL,
         "KEYS_MARKER": KEYS_MARKER,
+        "INSTALL_ROOT": INSTALL_ROOT,
         "GENESIS_VALIDATORS_ROOT": GENESIS_VALIDATORS_ROOT[stack.config.network],
     }
     body = "".join(f"{key}={value}\n" for key, value in lines.items())
@@ -198,7 +200,7 @@ def build(stack: Stack) -> AdapterParts:
     blockers = arts.warn_unlocked(stack.name, arts.lock_path(settings), list(resolved.values()))
     validator_enabled = bool(settings.validator and settings.validator.enabled)
 
-    steps = [prepare_step(stack, settings, parts), rollback_step(list(resolved.values())),
+    steps = [*volume_steps(stack), prepare_step(stack, settings, parts), rollback_step(list(resolved.values())),
              *(pinned.artifact_step(r, INSTALL_ROOT) for r in resolved.values())]
     unit_steps = [unit_step(c, ctx, resolved, start=c.role != "validator") for c in parts]
     steps += unit_steps
@@ -242,6 +244,20 @@ def build(stack: Stack) -> AdapterParts:
     return AdapterParts(steps=steps, ports=ports(stack, settings, ctx), services=services,
                         health_checks=health_checks(parts, validator_enabled), packages=("unzip",),
                         blockers=blockers, warnings=warnings, data_dirs=[d for c in parts if (d := c.data_dir)])
+
+
+def volume_steps(stack: Stack) -> list[Step]:
+    """When the stack declares a data volume, the chain's data root IS the volume's mount point:
+    every data dir (execution, beacon, validator) lives on it, with the same paths as without one."""
+    volume = getattr(stack.config.host, "volume", None)
+    if volume is None:
+        return []
+    return [Step(
+        name="eth_data_volume",
+        script="adapters/ethereum/scripts/data_volume.sh",
+        description=f"mount the data volume ({volume.format}) at {DATA_ROOT} by UUID, before any data dir exists",
+        params={"VOLUME_DEVICE": VOLUME_DEVICE, "MOUNT_POINT": DATA_ROOT, "FSTYPE": volume.format},
+    )]
 
 
 def rollback_step(resolved: list[pinned.Resolved]) -> Step:

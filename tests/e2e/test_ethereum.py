@@ -330,7 +330,7 @@ def test_security_scores_recorded(eth: EthLab) -> None:
 def test_second_apply_changes_nothing(eth: EthLab) -> None:
     report = eth.apply("second", build_plan(eth.stack()))
     assert report.ok, eth.tail("second")
-    assert [s.name for s in report.steps if s.changed] == []
+    assert [s.name for s in report.steps if s.changed] == [], eth.tail("second", 80)
 
 
 def test_enabling_without_keys_is_refused(eth: EthLab) -> None:

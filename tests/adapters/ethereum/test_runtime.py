@@ -233,3 +233,24 @@ def test_nimbus_start_timeout_fits_a_trusted_sync(eth_values: EthStack) -> None:
     assert directive(beacon, "TimeoutStartSec") == [str(clients.NIMBUS_START_TIMEOUT)]
     assert clients.NIMBUS_START_TIMEOUT >= 1800
     assert not directive(unit(pair_plan(eth_values, "geth", "lighthouse"), "beacon"), "TimeoutStartSec")
+
+
+# ------------------------------------------------------------- data volume ----
+
+
+def test_a_declared_volume_holds_every_data_dir(eth_values: EthStack) -> None:
+    """A declared volume used to be mounted by Hetzner and left unused: the chain filled the root disk."""
+    values = eth_values(host={"volume": {"sizeGb": 500, "format": "xfs"}})
+    plan = build_plan(eth_stack(values))
+    names = [p.step.name for p in plan.steps]
+    assert names.index("eth_data_volume") < names.index("eth_prepare"), "mounted before any data dir exists"
+    params = plan.step("eth_data_volume").step.params
+    assert params == {
+        "VOLUME_DEVICE": "/dev/disk/by-id/scsi-0HC_Volume_*",
+        "MOUNT_POINT": "/var/lib/ethereum",
+        "FSTYPE": "xfs",
+    }
+    for role in ("execution", "beacon", "validator"):
+        assert directive(unit(plan, role), "RequiresMountsFor") == [f"/var/lib/ethereum/{role}"]
+    without = build_plan(eth_stack(eth_values()))
+    assert "eth_data_volume" not in {p.step.name for p in without.steps}

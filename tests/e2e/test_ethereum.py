@@ -119,7 +119,7 @@ def lock_test_artifacts(mirror: Mirror, workdir: Path) -> Path:
     manifest.write_text(
         "# TEST manifest: stand-in release files served by the lab test\n"
         f'[artifacts.geth]\nversion = "1.0.0"\nurl = "{up}/geth-linux-amd64-{{version}}.tar.gz"\n'
-        'kind = "tar.gz"\nstrip = 1\nbinaries = ["geth"]\n'
+        'kind = "tar.gz"\nstrip = 1\nbinaries = ["geth"]\nrollback = "any"  # the stand-in keeps no database\n'
         f'[artifacts.lighthouse]\nversion = "1.0.0"\n'
         f'url = "{up}/lighthouse-v{{version}}-x86_64-unknown-linux-gnu.tar.gz"\n'
         'binaries = ["lighthouse"]\n'
@@ -407,3 +407,18 @@ def test_rollback_to_the_previous_version_needs_no_download(eth: EthLab) -> None
     assert eth.sh("readlink /opt/infrakit/geth/current /opt/infrakit/geth/previous").split() == ["1.0.0", "1.0.1"]
     assert "downloading" not in eth.tail("rollback")
     assert eth.sh("systemctl is-active eth-execution eth-validator").split() == ["active", "active"]
+
+
+def test_a_doppelganger_exit_is_not_restarted(eth: EthLab) -> None:
+    """systemd must not restart a validator client that stopped because its keys are live elsewhere."""
+    assert eth.sh("systemctl is-active eth-validator.service").strip() == "active"
+    eth.sh("touch /var/lib/ethereum/validator/.standin-doppelganger")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and eth.sh("systemctl is-active eth-validator.service", check=False).strip() \
+            == "active":
+        time.sleep(0.5)
+    time.sleep(15)  # RestartSec=10: a restart would have happened by now
+    show = eth.sh("systemctl show -p ActiveState -p NRestarts -p ExecMainStatus eth-validator.service")
+    assert "ExecMainStatus=1" in show and "NRestarts=0" in show, show
+    assert "ActiveState=failed" in show or "ActiveState=inactive" in show, show
+    eth.sh("rm -f /var/lib/ethereum/validator/.standin-doppelganger && systemctl reset-failed eth-validator.service")

@@ -8,7 +8,8 @@ commands for `ik-eth-validator` to import keys and slashing history.
     geth       JSON-RPC eth_syncing / net_peerCount / web3_clientVersion on --http.addr:--http.port,
                an engine socket on --authrpc.addr:--authrpc.port, P2P TCP on --port
     lighthouse beacon_node: /eth/v1/node/{syncing,peer_count,health,version} on --http-address:--http-port
-               validator_client: runs only if keys were imported (like the real one), metrics port
+               validator_client: runs only if keys were imported (like the real one), metrics port;
+               exits 1 like lighthouse's doppelganger shutdown once <datadir>/.standin-doppelganger exists
                account validator import | slashing-protection import|export
     mev-boost  /eth/v1/builder/status on -addr
 """
@@ -97,12 +98,15 @@ def listen_tcp(host, port):
     threading.Thread(target=accept, daemon=True).start()
 
 
-def wait():
+def wait(doppelganger=None):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(f"stand-in {os.path.basename(sys.argv[0])} {VERSION} running: {' '.join(sys.argv[1:])}", flush=True)
-    stop.wait()
+    while not stop.wait(0.5):
+        if doppelganger and os.path.exists(doppelganger):
+            print("stand-in: Doppelganger detected! Shutting down (exit 1, as lighthouse)", flush=True)
+            sys.exit(1)
     print("stand-in stopping", flush=True)
 
 
@@ -142,7 +146,7 @@ def validator(f):
         sys.exit("stand-in lighthouse vc: no validators imported (the real client refuses to start too)")
     if f.get("metrics"):
         serve(f["metrics-address"], f["metrics-port"], {"/metrics": (200, {})})
-    wait()
+    wait(os.path.join(f["datadir"], ".standin-doppelganger"))
 
 
 def account(argv):

@@ -86,8 +86,10 @@ def unlocked_blockers(stack: str, key: str, lock: Path, resolved: list[Resolved]
 def _first_step(item: Resolved) -> str:
     if item.url:
         return "Run"
-    return (f"Record the per-release URL part of {item.spec.name} {item.version} in the manifest "
-            f"([artifacts.{item.spec.name}.releases]), then run")
+    return (
+        f"Record the per-release URL part of {item.spec.name} {item.version} in the manifest "
+        f"([artifacts.{item.spec.name}.releases]), then run"
+    )
 
 
 def step_name(name: str) -> str:

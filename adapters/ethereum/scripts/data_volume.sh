@@ -17,8 +17,10 @@
 # - see runbooks/ethereum.md). Idempotent: a second run changes nothing.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/core.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/files.sh
+source "${IK_LIB}/files.sh"
 
 readonly FSTAB=/etc/fstab
 readonly TAG="# infrakit: chain data volume"

@@ -18,8 +18,8 @@
 # the step only refuses. What to do instead is in runbooks/ethereum.md ("Roll back").
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
-# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/common.sh
-source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/core.sh"
 
 readonly ENTRY_RE='^([a-z][a-z0-9-]{0,30})=([0-9A-Za-z][0-9A-Za-z.+_-]{0,40}):(any|within-schema|never):([0-9A-Za-z.,+_-]+)$'
 

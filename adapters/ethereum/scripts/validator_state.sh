@@ -31,6 +31,8 @@
 source "$(dirname -- "${BASH_SOURCE[0]}")/../../../shared/lib/core.sh"
 # shellcheck source-path=SCRIPTDIR source=../../../shared/lib/systemd.sh
 source "${IK_LIB}/systemd.sh"
+# shellcheck source-path=SCRIPTDIR source=../../../shared/lib/files.sh
+source "${IK_LIB}/files.sh"
 
 marker_client() {
   sed -n 's/^client=\([a-z]*\)$/\1/p' -- "${KEYS_MARKER}" 2>/dev/null | head -n1

@@ -55,6 +55,8 @@ def engine_preview(repo: Path, stack: str) -> EnginePreview:
 
 def agreement(stack: str, rerun: set[str], files_changed: bool, preview: EnginePreview) -> str:
     """Whether the engine updates exactly the Step resources the render diff names (and the bundle)."""
+    if preview.changes.get(f"{stack}-setup-host") == "create":
+        return f"the stack is not deployed in this state yet: the engine creates all {len(preview.changes)} resources"
     steps = {
         name.removeprefix(f"{stack}-setup-")
         for name, op in preview.changes.items()

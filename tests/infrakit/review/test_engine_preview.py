@@ -37,6 +37,8 @@ def test_only_names_and_operations_are_kept(tmp_path: Path) -> None:
     assert agreement("lab", {"harden_ssh"}, True, found) == "agrees with the render diff"
     assert agreement("lab", {"harden_ssh", "sysctl"}, True, found).startswith("DIFFERS")
     assert agreement("lab", {"harden_ssh"}, False, found).startswith("DIFFERS")
+    fresh = EnginePreview({"lab-setup-host": "create", "lab-setup-harden_ssh": "create"})
+    assert agreement("lab", {"harden_ssh"}, True, fresh).startswith("the stack is not deployed")
 
 
 def test_a_failed_preview_is_reported_without_its_output(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from infrakit.plan.bundle import (
     bundle_entries,
     install_command,
     list_applied_script,
+    off_command,
     sha256,
     step_command,
     tarball,
@@ -173,6 +174,29 @@ def run_step(conn: Connection, planned: PlannedStep, sudo: bool, secrets: Mappin
     return StepReport(step.name, "ok", changed, result.seconds, 0)
 
 
+def turn_off(conn: Connection, step: str, sudo: bool, say: Printer, timeout: float) -> StepReport:
+    """Run the off action of a step the host recorded but the plan no longer has (the same
+    runner Pulumi's Step.delete calls: shared/lib/run_off.sh)."""
+    changed: bool | None = None
+
+    def on_line(stream: str, line: str) -> None:
+        nonlocal changed
+        match = DONE_RE.match(line)
+        if match and match["step"] == step:
+            changed = match["changed"] == "1"
+        say(f"  [{step} off] {line}")
+
+    name = f"{step} (off)"
+    try:
+        result = conn.run(off_command(step, sudo), on_line=on_line, timeout=timeout)
+    except SshError as exc:
+        say(f"  [{step} off]! connection: {exc}")
+        return StepReport(name, "cut", None, 0.0, None)
+    if result.exit_code != 0 or changed is None:
+        return StepReport(name, "failed", changed, result.seconds, result.exit_code)
+    return StepReport(name, "ok", changed, result.seconds, 0)
+
+
 def apply_plan(plan: HostPlan, target: Target, secrets: Mapping[str, str], *, changed_only: bool = False,
                only: set[str] | None = None, say: Printer = _default_printer,
                step_timeout: float = 3600.0, events: StepEvents | None = None) -> ApplyReport:
@@ -210,6 +234,16 @@ def apply_plan(plan: HostPlan, target: Target, secrets: Mapping[str, str], *, ch
             report.steps.append(step_report)
             if step_report.status != "ok":
                 break
+        if report.ok and not only:
+            # Features turned off: steps the host recorded that the plan no longer has.
+            recorded = applied if changed_only else remote_hashes(conn, sudo)
+            planned_names = {p.step.name for p in plan.steps}
+            for step in sorted(set(recorded) - planned_names, reverse=True):
+                say(f"==> {step}: not in the plan any more, turning it off")
+                off_report = turn_off(conn, step, sudo, say, step_timeout)
+                report.steps.append(off_report)
+                if off_report.status != "ok":
+                    break
         report.ssh_sessions = conn.sessions
         report.bytes_uploaded = conn.bytes_uploaded
     report.total_seconds = time.monotonic() - start

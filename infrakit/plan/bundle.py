@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 import struct
 import tarfile
@@ -22,13 +23,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from infrakit.plan.model import HostPlan, PlannedStep
+from infrakit.plan.model import STEP_NAME, HostPlan, PlannedStep
 from infrakit.plan.sources import bundle_sources, source_bytes
 
 REMOTE_BUNDLE = "/var/lib/infrakit/bundle"
 STATE_DIR = "/var/lib/infrakit/state"  # run_step.sh writes <step>.hash here after a step succeeded
 APPLIED_PREFIX = "infrakit: applied "
 RUNNER = f"{REMOTE_BUNDLE}/shared/lib/run_step.sh"
+OFF_RUNNER = f"{REMOTE_BUNDLE}/shared/lib/run_off.sh"  # a feature turned off (shared/off/<step>.sh)
 
 Entries = dict[str, tuple[bytes, int]]
 
@@ -170,4 +172,12 @@ def install_command(remote_tar: str, digest: str, sudo: bool, *, list_applied: b
 def step_command(planned: PlannedStep, sudo: bool) -> str:
     """The exact command a step runs: names and hashes only, never a parameter or secret."""
     runner = f'bash {RUNNER} {planned.step.name} {planned.hash} "${{SSH_CONNECTION%% *}}"'
+    return f"sudo -n {runner}" if sudo else runner
+
+
+def off_command(step: str, sudo: bool) -> str:
+    """The command that turns off a step the plan no longer has (its name only)."""
+    if not re.fullmatch(STEP_NAME, step):
+        raise ValueError(f"bad step name {step!r}")
+    runner = f"bash {OFF_RUNNER} {step}"
     return f"sudo -n {runner}" if sudo else runner

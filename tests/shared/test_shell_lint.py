@@ -13,8 +13,9 @@ from tests.shared.conftest import REPO, clean_env
 
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 SCRIPTS = sorted(p for top in ("shared", "adapters") for p in (REPO / top).rglob("*.sh"))
-LIBRARY = {p for p in (REPO / "shared/lib").glob("*.sh") if p.name != "run_step.sh"}
-PRIMITIVES = [p for p in SCRIPTS if p not in LIBRARY and p.name != "run_step.sh"]
+RUNNERS = [REPO / "shared/lib/run_step.sh", REPO / "shared/lib/run_off.sh"]
+LIBRARY = {p for p in (REPO / "shared/lib").glob("*.sh") if p not in RUNNERS}
+PRIMITIVES = [p for p in SCRIPTS if p not in LIBRARY and p not in RUNNERS]
 
 
 def _id(path: Path) -> str:
@@ -35,7 +36,7 @@ def test_shellcheck_clean(script: Path) -> None:
     assert result.returncode == 0, f"shellcheck {_id(script)}:\n{result.stdout}{result.stderr}"
 
 
-@pytest.mark.parametrize("script", [*PRIMITIVES, REPO / "shared/lib/run_step.sh"], ids=_id)
+@pytest.mark.parametrize("script", [*PRIMITIVES, *RUNNERS], ids=_id)
 def test_help_prints_inputs_and_exits_0(script: Path, tmp_path: Path) -> None:
     """--help works anywhere (no root, no bundle) and documents the inputs, so an operator
     can learn what a step needs without reading its code."""

@@ -118,3 +118,58 @@ def test_an_operator_inside_the_admin_cidrs_passes_the_preflight(stack_values: S
     assert lockout_problem(plan, client) is None
     assert lockout_problem(plan, "") is None, "no address reported: the step's own guard decides"
     assert "not an IP address" in (lockout_problem(plan, "nonsense") or "")
+
+
+class FakeHost:
+    """A host that accepts everything: records commands; the host recorded `recorded` steps."""
+
+    sessions = 0
+    bytes_uploaded = 0
+
+    def __init__(self, recorded: list[str]) -> None:
+        self.recorded = recorded
+        self.commands: list[str] = []
+
+    def __call__(self, target: Target) -> FakeHost:
+        return self
+
+    def __enter__(self) -> FakeHost:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+    def upload(self, data: bytes, remote_path: str) -> None:
+        pass
+
+    def run(self, command: str, stdin: str = "", on_line: Any = None, timeout: float = 0.0) -> Result:
+        self.commands.append(command)
+        emit = on_line or (lambda stream, line: None)
+        if "SSH_CLIENT" in command and "printf" in command:
+            emit("stdout", "infrakit-client-address: 198.51.100.9")
+        elif APPLIED_PREFIX in command and "sha256sum" not in command:
+            for step in self.recorded:
+                emit("stdout", f"{APPLIED_PREFIX}{step} {'ab' * 32}")
+        elif "run_step.sh " in command or "run_off.sh " in command:
+            step = command.split(".sh ", 1)[1].split(maxsplit=1)[0]
+            emit("stdout", f"infrakit: step={step} changed={1 if 'run_off' in command else 0}")
+        return Result(0, 0.0, "")
+
+
+def test_apply_turns_off_the_steps_the_host_has_and_the_plan_dropped(
+    stack_values: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fail2ban turned off in the stack: the host still records it, so `infrakit apply` runs
+    its off action (shared/lib/run_off.sh, as Pulumi's Step.delete does) after the plan."""
+    plan = build_plan(load(RawConfig("s", stack_values(hardening={"fail2ban": {"enabled": False}}))))
+    fake = FakeHost(["base_packages", "fail2ban", "harden_ssh"])
+    monkeypatch.setattr(executor, "Connection", fake)
+    report = apply_plan(plan, NOWHERE, {})
+    assert report.ok, report
+    offs = [c for c in fake.commands if "run_off.sh" in c]
+    assert offs == ["sudo -n bash /var/lib/infrakit/bundle/shared/lib/run_off.sh fail2ban"]
+    assert report.steps[-1].name == "fail2ban (off)" and report.steps[-1].changed
+    # a partial run (--step) never turns anything off
+    fake.commands.clear()
+    apply_plan(plan, NOWHERE, {}, only={"harden_ssh"})
+    assert not [c for c in fake.commands if "run_off.sh" in c]

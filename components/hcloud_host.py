@@ -66,7 +66,7 @@ class HcloudHost(pulumi.ComponentResource):
             rules=[
                 hcloud.FirewallRuleArgs(direction="in", protocol=r.protocol, port=str(r.port),
                                         source_ips=list(r.sources), description=r.purpose)
-                for r in inbound_rules(plan.ssh_port, plan.admin_cidrs, plan.ports)
+                for r in inbound_rules(plan.ssh_ports, plan.admin_cidrs, plan.ports)
             ],
             opts=unique,
         )

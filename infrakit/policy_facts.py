@@ -41,7 +41,7 @@ def policy_facts(stack: Stack, plan: HostPlan) -> dict[str, Any]:
         "sshPort": plan.ssh_port,
         "hostFirewall": [
             {"protocol": r.protocol, "port": r.port, "sources": list(r.sources), "purpose": r.purpose}
-            for r in inbound_rules(plan.ssh_port, plan.admin_cidrs, plan.ports)
+            for r in inbound_rules(plan.ssh_ports, plan.admin_cidrs, plan.ports)
         ],
         "ports": [
             {"protocol": p.protocol, "port": p.port, "exposure": p.exposure, "purpose": p.purpose} for p in plan.ports

@@ -40,7 +40,7 @@ def parse_host(spec: str, default_user: str, default_port: int) -> tuple[str, st
 
 
 def target_for(stack: Stack, args: argparse.Namespace) -> Target:
-    from infrakit.apply.ssh import SshError, Target, resolve_identity  # noqa: PLC0415
+    from infrakit.apply.ssh import SshError, Target, resolve_identity, ssh_answers  # noqa: PLC0415
 
     config = stack.config
     port = config.access.ssh_port
@@ -50,6 +50,9 @@ def target_for(stack: Stack, args: argparse.Namespace) -> Target:
         host, user = config.host.address, config.ssh_user
     else:
         raise SshError(f"stack '{stack.name}' is an hcloud stack: give the server address with --host")
+    previous = config.access.previous_ssh_port
+    if previous and port == config.access.ssh_port and not ssh_answers(host, port):
+        port = previous  # a port migration, phase 1: the new port does not answer yet
     known = Path(args.known_hosts).expanduser() if args.known_hosts else Target(host, user).known_hosts
     return Target(host, user, port, resolve_identity(args.identity), known)
 

@@ -201,3 +201,13 @@ def resolve_identity(path: str | None) -> Path | None:
     if not key.is_file():
         raise SshError(f"identity file {key} does not exist")
     return key
+
+
+def ssh_answers(host: str, port: int, timeout: float = 3.0) -> bool:
+    """True when an SSH server answers on host:port (its banner arrives within timeout)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(4) == b"SSH-"
+    except OSError:
+        return False

@@ -183,10 +183,28 @@ class AccessConfig(Model):
     admin_cidrs: list[Cidr] = Field(min_length=1)
     allow_ssh_from_anywhere: bool = False
     ssh_port: Port = 22
+    # A port migration, phase 1: sshd also listens here, both firewalls keep it open, and
+    # Pulumi/`infrakit apply` fall back to it while sshPort does not answer yet. Remove it
+    # (phase 2) once a login on sshPort works. runbooks/hardened-host.md
+    previous_ssh_port: Port | None = None
+
+    @property
+    def ssh_ports(self) -> tuple[int, ...]:
+        """Every port sshd listens on: sshPort, then the previous one during a migration."""
+        return (self.ssh_port,) + ((self.previous_ssh_port,) if self.previous_ssh_port else ())
 
     @property
     def ssh_open_to_world(self) -> bool:
         return values.covers_world(self.admin_cidrs) is not None
+
+    @model_validator(mode="after")
+    def _previous_port_differs(self) -> AccessConfig:
+        if self.previous_ssh_port is not None and self.previous_ssh_port == self.ssh_port:
+            raise ValueError(
+                f"previousSshPort is the same as sshPort ({self.ssh_port}): it names the port a migration "
+                "moves away from; remove it when no migration is running"
+            )
+        return self
 
     @model_validator(mode="after")
     def _world_needs_opt_in(self) -> AccessConfig:

@@ -114,21 +114,26 @@ def create_user(config: StackConfig) -> Step:
 def harden_ssh(config: StackConfig) -> Step:
     ssh = config.hardening.ssh
     allow_users = [config.access.admin_user] + (["root"] if ssh.permit_root_login else [])
+    extra_ports = list(config.access.ssh_ports[1:])  # the previous port, during a migration
+    params = {
+        "ADMIN_USER": config.access.admin_user,
+        "SSH_PORT": str(config.access.ssh_port),
+        "PERMIT_ROOT_LOGIN": "yes" if ssh.permit_root_login else "no",
+    }
+    if extra_ports:  # only then: a stack without a migration keeps its step hash
+        params["SSH_EXTRA_PORTS"] = " ".join(str(p) for p in extra_ports)
     return Step(
         name="harden_ssh",
         script="shared/hardening/harden_ssh.sh",
-        description="sshd: key-only, strong kex/ciphers/MACs, validated with sshd -t before reload",
-        params={
-            "ADMIN_USER": config.access.admin_user,
-            "SSH_PORT": str(config.access.ssh_port),
-            "PERMIT_ROOT_LOGIN": "yes" if ssh.permit_root_login else "no",
-        },
+        description="sshd: key-only, strong kex/ciphers/MACs, validated with sshd -t before reload"
+                    + (f"; also on port {extra_ports[0]} until the port migration ends" if extra_ports else ""),
+        params=params,
         files=(
             RenderedFile(
                 name="sshd_hardening.conf",
                 dest="/etc/ssh/sshd_config.d/00-infrakit-hardening.conf",
                 content=_tpl("hardening", "sshd_hardening.conf", ssh=ssh, port=config.access.ssh_port,
-                             allow_users=allow_users),
+                             extra_ports=extra_ports, allow_users=allow_users),
             ),
         ),
     )
@@ -155,7 +160,7 @@ def sysctl(config: StackConfig) -> Step | None:
 def firewall_rules(config: StackConfig, ports: list[OpenPort]) -> list[dict[str, str]]:
     """One ufw line per (rule, source); a world-open rule becomes source `any`."""
     lines = []
-    for rule in inbound_rules(config.access.ssh_port, config.access.admin_cidrs, ports):
+    for rule in inbound_rules(config.access.ssh_ports, config.access.admin_cidrs, ports):
         sources = ("any",) if rule.sources == WORLD else rule.sources
         for source in sources:
             lines.append({"proto": rule.protocol, "port": str(rule.port), "source": source, "comment": rule.tag})
@@ -194,7 +199,8 @@ def fail2ban(config: StackConfig) -> Step | None:
             RenderedFile(
                 name="jail.local",
                 dest="/etc/fail2ban/jail.d/infrakit.local",
-                content=_tpl("hardening", "jail.local", f2b=f2b, ssh_port=config.access.ssh_port,
+                content=_tpl("hardening", "jail.local", f2b=f2b,
+                             ssh_port=",".join(str(p) for p in config.access.ssh_ports),
                              ignore=config.fail2ban_ignore),
             ),
         ),

@@ -34,6 +34,7 @@ def build_plan(stack: Stack) -> HostPlan:
         role=config.role,
         network=config.network,
         ssh_port=config.access.ssh_port,
+        previous_ssh_port=config.access.previous_ssh_port,
         admin_cidrs=tuple(config.access.admin_cidrs),
         steps=plan_steps(steps),
         ports=tuple(ports),

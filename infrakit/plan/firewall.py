@@ -23,9 +23,19 @@ class InboundRule:
         return "infrakit-" + "".join(c if c.isalnum() else "-" for c in self.purpose.lower())
 
 
-def inbound_rules(ssh_port: int, admin_cidrs: Iterable[str], ports: Iterable[OpenPort]) -> list[InboundRule]:
-    """SSH from the admin CIDRs, then each public port from anywhere. Nothing else."""
-    rules = [InboundRule("tcp", ssh_port, tuple(admin_cidrs), "ssh admin")]
+def inbound_rules(
+    ssh_ports: int | Iterable[int], admin_cidrs: Iterable[str], ports: Iterable[OpenPort]
+) -> list[InboundRule]:
+    """SSH from the admin CIDRs, then each public port from anywhere. Nothing else.
+
+    `ssh_ports`: sshPort, then (during a port migration) the previous port, kept open until
+    the migration's second phase drops it."""
+    listed = (ssh_ports,) if isinstance(ssh_ports, int) else tuple(ssh_ports)
+    cidrs = tuple(admin_cidrs)
+    rules = [
+        InboundRule("tcp", port, cidrs, "ssh admin" if i == 0 else "ssh admin previous port")
+        for i, port in enumerate(listed)
+    ]
     rules += [InboundRule(p.protocol, p.port, WORLD, p.purpose) for p in ports if p.exposure == "public"]
     return rules
 

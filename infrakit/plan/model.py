@@ -135,6 +135,13 @@ class HostPlan(PlanModel):
     blockers: tuple[str, ...] = ()
     # Worth an operator's attention but not a reason to refuse (shown by validate/plan/render).
     warnings: tuple[str, ...] = ()
+    # During an SSH port migration (access.previousSshPort): the port sshd also keeps.
+    previous_ssh_port: int | None = None
+
+    @property
+    def ssh_ports(self) -> tuple[int, ...]:
+        """sshPort, then the previous port while a migration runs (sshd and both firewalls)."""
+        return (self.ssh_port,) + ((self.previous_ssh_port,) if self.previous_ssh_port else ())
 
     @computed_field  # type: ignore[prop-decorator]
     @cached_property

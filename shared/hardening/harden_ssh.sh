@@ -5,6 +5,9 @@
 # Inputs (environment):
 #   ADMIN_USER         the admin login that must keep access (required)
 #   SSH_PORT           the port sshd must listen on (default: 22)
+#   SSH_EXTRA_PORTS    space-separated ports sshd must also listen on: the old
+#                      port during a port migration (default: none; see
+#                      runbooks/hardened-host.md)
 #   PERMIT_ROOT_LOGIN  yes|no; yes = key-only root login (default: no)
 #   SSH_MODULI_MIN     drop DH group-exchange moduli below this size from
 #                      /etc/ssh/moduli, in ssh-keygen's bits-1 notation
@@ -104,13 +107,15 @@ effective() {
 }
 
 check_effective() {
-  local user="$1" want_root="$2" port="$3" addr="$4" conf root_conf
+  local user="$1" want_root="$2" ports="$3" addr="$4" conf root_conf port
   conf="$(effective "${user}" "${addr}")" || return 1
   root_conf="$(effective root "${addr}")" || return 1
   grep -qx 'passwordauthentication no' <<< "${conf}" || { ik_warn "sshd -T: passwordauthentication is not 'no'"; return 1; }
   grep -qx 'kbdinteractiveauthentication no' <<< "${conf}" || { ik_warn "sshd -T: kbdinteractiveauthentication is not 'no'"; return 1; }
   grep -qx 'pubkeyauthentication yes' <<< "${conf}" || { ik_warn "sshd -T: pubkeyauthentication is not 'yes'"; return 1; }
-  grep -qx "port ${port}" <<< "${conf}" || { ik_warn "sshd -T: not listening on port ${port}"; return 1; }
+  for port in ${ports}; do
+    grep -qx "port ${port}" <<< "${conf}" || { ik_warn "sshd -T: not listening on port ${port}"; return 1; }
+  done
   if [[ "${want_root}" == "no" ]]; then
     grep -qx 'permitrootlogin no' <<< "${root_conf}" || { ik_warn "sshd -T: permitrootlogin is not 'no'"; return 1; }
   else
@@ -146,11 +151,18 @@ main() {
   ik_args "$@"
   ik_require_root
   ik_require_os
-  : "${SSH_PORT:=22}" "${PERMIT_ROOT_LOGIN:=no}" "${SSH_MODULI_MIN:=3071}"
+  : "${SSH_PORT:=22}" "${PERMIT_ROOT_LOGIN:=no}" "${SSH_MODULI_MIN:=3071}" "${SSH_EXTRA_PORTS:=}"
   ik_require_env ADMIN_USER
   ik_require_match ADMIN_USER '^[a-z_][a-z0-9_-]{0,30}$' "a lower-case Unix user name"
   ik_require_match SSH_PORT '^[1-9][0-9]{0,4}$' "a port number"
   (( SSH_PORT <= 65535 )) || ik_die "SSH_PORT=${SSH_PORT} is not a port number"
+  ik_require_match SSH_EXTRA_PORTS '^([1-9][0-9]{0,4}( [1-9][0-9]{0,4})*)?$' "space-separated port numbers"
+  local -a extra_ports=()
+  local extra
+  read -r -a extra_ports <<< "${SSH_EXTRA_PORTS}" || true
+  for extra in "${extra_ports[@]}"; do
+    (( extra <= 65535 )) || ik_die "SSH_EXTRA_PORTS: ${extra} is not a port number"
+  done
   ik_require_match PERMIT_ROOT_LOGIN '^(yes|no)$' "yes or no"
   ik_require_match SSH_MODULI_MIN '^[0-9]{1,5}$' "a number of bits"
   command -v sshd >/dev/null || ik_die "openssh-server is not installed"
@@ -161,7 +173,9 @@ main() {
   if [[ "${PERMIT_ROOT_LOGIN}" == "no" ]]; then
     check_admin_access "${ADMIN_USER}" "${dropin}"
   fi
-  grep -Eqx "Port ${SSH_PORT}" "${dropin}" || ik_die "the drop-in does not set Port ${SSH_PORT}"
+  for extra in "${SSH_PORT}" "${extra_ports[@]}"; do
+    grep -Eqx "Port ${extra}" "${dropin}" || ik_die "the drop-in does not set Port ${extra}"
+  done
   install -d -m 0755 /run/sshd  # sshd -t needs its privilege separation dir
   ports_before="$(listen_ports)"
 
@@ -173,7 +187,7 @@ main() {
     ik_rollback_files
     ik_die "sshd -t rejects the new configuration; rolled back, ssh not reloaded"
   fi
-  if ! check_effective "${ADMIN_USER}" "${PERMIT_ROOT_LOGIN}" "${SSH_PORT}" "${addr}"; then
+  if ! check_effective "${ADMIN_USER}" "${PERMIT_ROOT_LOGIN}" "${SSH_PORT} ${SSH_EXTRA_PORTS}" "${addr}"; then
     ik_rollback_files
     ik_die "the effective sshd configuration (sshd -T) is not the planned one (an earlier drop-in or Match block wins?); rolled back"
   fi

@@ -57,6 +57,7 @@ def test_hashes_are_stable(stack_values: StackFactory) -> None:
         ({"access": {"adminCidrs": ["192.0.2.0/24"]}}, {"firewall_ufw", "fail2ban"}),
         ({"access": {"adminKeys": [OTHER_KEY]}}, {"create_user"}),
         ({"access": {"sshPort": 2222}}, {"harden_ssh", "firewall_ufw", "fail2ban"}),
+        ({"access": {"sshPort": 2222, "previousSshPort": 22}}, {"harden_ssh", "firewall_ufw", "fail2ban"}),
         ({"role": "host", "hardening": {"timeSync": {"servers": ["ntp.example.org"]}}}, {"time_sync"}),
     ],
 )
@@ -118,3 +119,30 @@ def test_secret_values_never_enter_the_plan(stack_values: StackFactory) -> None:
     node_env = plan.step("node_env").step
     assert node_env.secrets == {"ALERT_WEBHOOK_URL": "alertWebhookUrl"}
     assert "ALERT_WEBHOOK_URL" not in node_env.files[0].content
+
+
+def test_a_port_migration_keeps_sshd_and_both_firewalls_on_both_ports(stack_values: StackFactory) -> None:
+    """Phase 1 of an SSH port move: sshd listens on the new and the old port, ufw, the cloud
+    firewall (the same inbound rules) and fail2ban cover both; phase 2 (no previousSshPort)
+    has only the new one."""
+    from infrakit.plan.firewall import inbound_rules  # noqa: PLC0415
+
+    plan = build_plan(load_values(stack_values(access={"sshPort": 2222, "previousSshPort": 22})))
+    assert plan.ssh_ports == (2222, 22)
+    harden = plan.step("harden_ssh").step
+    assert harden.params["SSH_PORT"] == "2222" and harden.params["SSH_EXTRA_PORTS"] == "22"
+    sshd = harden.files[0].content
+    assert "Port 2222\nPort 22\n" in sshd
+    rules = plan.step("firewall_ufw").step.files[0].content
+    assert "tcp 2222 " in rules and "tcp 22 " in rules
+    assert "port = 2222,22" in plan.step("fail2ban").step.files[0].content
+    assert [r.port for r in inbound_rules(plan.ssh_ports, plan.admin_cidrs, plan.ports)][:2] == [2222, 22]
+    done = build_plan(load_values(stack_values(access={"sshPort": 2222})))
+    assert done.ssh_ports == (2222,) and "SSH_EXTRA_PORTS" not in done.step("harden_ssh").step.params
+
+
+def test_previous_ssh_port_equal_to_ssh_port_is_refused(stack_values: StackFactory) -> None:
+    from infrakit.config import ConfigError  # noqa: PLC0415
+
+    with pytest.raises(ConfigError, match=r"infrakit:access.*previousSshPort is the same as sshPort"):
+        load_values(stack_values(access={"sshPort": 2222, "previousSshPort": 2222}))

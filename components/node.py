@@ -40,6 +40,8 @@ class ChainNode(pulumi.ComponentResource):
             if isinstance(target, ExistingTarget)
             else ""
         )
+        # During an SSH port migration: the old port, used while sshd is silent on the new one.
+        fallback_port = config.access.previous_ssh_port or 0
         access = pulumi.Output.all(self.host.address, pinned).apply(
             lambda a: {
                 "host": a[0],
@@ -47,6 +49,7 @@ class ChainNode(pulumi.ComponentResource):
                 "user": user,
                 "bootstrapUser": bootstrap,
                 "hostKey": a[1] or "",
+                **({"fallbackPort": fallback_port} if fallback_port else {}),
             }
         )
         # A replaced cloud server is a new machine: its id re-runs every step.
@@ -64,7 +67,7 @@ class ChainNode(pulumi.ComponentResource):
         self.address = self.host.address
         port = "" if config.access.ssh_port == 22 else f" -p {config.access.ssh_port}"
         self.ssh_command = self.address.apply(lambda a: f"ssh{port} {user}@{a}")
-        self.open_ports = [f"{plan.ssh_port}/tcp ssh (admin CIDRs)"] + [
+        self.open_ports = [f"{port}/tcp ssh (admin CIDRs)" for port in plan.ssh_ports] + [
             f"{p.port}/{p.protocol} {p.purpose} ({p.exposure})" for p in plan.ports
         ]
         self.register_outputs(

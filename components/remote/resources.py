@@ -21,6 +21,7 @@ class Host(Resource, module="infrakit", name="Host"):
     machineId: pulumi.Output[str]  # noqa: N815 (Pulumi property name)
     seenHostKey: pulumi.Output[str]  # noqa: N815
     loginUser: pulumi.Output[str]  # noqa: N815
+    loginPort: pulumi.Output[int]  # noqa: N815 (the fallback port while a migration's new port is silent)
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class Host(Resource, module="infrakit", name="Host"):
                 "machineId": None,
                 "seenHostKey": None,
                 "loginUser": None,
+                "loginPort": None,
             },
             _opts(opts),
         )

@@ -11,6 +11,12 @@ known_hosts file.
 Bootstrap: a host whose admin user does not exist yet (first converge of an existing server)
 is reached as `bootstrapUser` (typically root) after the admin login is refused; the first
 refused login is the only failed attempt, never a retry loop that fail2ban could count.
+
+Port migration: an `Access` with a `fallback_port` (access.previousSshPort) dials its `port`
+only when sshd answers there (an SSH banner within PROBE_TIMEOUT), else the fallback port;
+a connection on the fallback port moves to `port` as soon as sshd answers there. Without a
+fallback only `port` is dialled: the Host resource refuses to go on when it does not answer,
+so no step can drop the old port before the new one works.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import paramiko
 
@@ -41,6 +47,7 @@ HOST_KEY_ALGORITHMS = (
 # A fresh cloud server needs time before sshd answers: dial (not login) retries, bounded.
 DIAL_ATTEMPTS = 40
 DIAL_PAUSE = 15.0
+PROBE_TIMEOUT = 3.0
 
 
 class RemoteError(Exception):
@@ -56,6 +63,7 @@ class Access:
     host_key: str = ""  # "ssh-ed25519 AAAA..." pinned; "" = trust on first use, recorded in state
     private_key: str = ""  # PEM/OpenSSH text; "" = the SSH agent
     dial_attempts: int = DIAL_ATTEMPTS
+    fallback_port: int = 0  # during a port migration: the old port, used while `port` does not answer
 
     @property
     def label(self) -> str:
@@ -101,17 +109,56 @@ def _load_key(text: str) -> paramiko.PKey:
     raise RemoteError("infrakit:sshPrivateKey is not an OpenSSH/PEM private key paramiko can read")
 
 
+def answers(host: str, port: int, timeout: float = PROBE_TIMEOUT) -> bool:
+    """True when an SSH server answers on host:port (its banner arrives within timeout)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(4) == b"SSH-"
+    except OSError:
+        return False
+
+
+Pooled = tuple[paramiko.SSHClient, str, str, int]  # client, login user, offered host key, port
+
+
+def _active(entry: Pooled | None) -> bool:
+    transport = entry[0].get_transport() if entry else None
+    return transport is not None and transport.is_active()
+
+
 class _Pool:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.clients: dict[tuple[str, int, str, str], tuple[paramiko.SSHClient, str, str]] = {}
+        self.clients: dict[tuple[str, int, int, str, str], Pooled] = {}
 
-    def get(self, access: Access) -> tuple[paramiko.SSHClient, str, str]:
-        """(client, login user, offered host key) for access, dialling once per process."""
-        key = (access.host, access.port, access.user, hashlib.sha256(access.private_key.encode()).hexdigest())
+    def get(self, access: Access, *, any_port: bool = False) -> Pooled:
+        """(client, login user, offered host key, port) for access, dialling once per process.
+
+        any_port: reuse a live connection to the same host, user and key on any port (a
+        deleted Step's access is the one it was created with, possibly an old port)."""
+        who = hashlib.sha256(access.private_key.encode()).hexdigest()
+        key = (access.host, access.port, access.fallback_port, access.user, who)
         with self.lock:
             found = self.clients.get(key)
-            if found and (transport := found[0].get_transport()) is not None and transport.is_active():
+            if any_port and not _active(found):
+                found = next(
+                    (
+                        c
+                        for k, c in self.clients.items()
+                        if (k[0], k[3], k[4]) == (access.host, access.user, who) and _active(c)
+                    ),
+                    None,
+                )
+            if found and _active(found):
+                if found[3] != access.port and access.fallback_port and answers(access.host, access.port):
+                    try:  # the migration's new port answers now: move there
+                        moved = _connect(replace(access, fallback_port=0))
+                    except RemoteError:
+                        return found
+                    found[0].close()
+                    self.clients[key] = moved
+                    return moved
                 return found
             made = _connect(access)
             self.clients[key] = made
@@ -119,7 +166,7 @@ class _Pool:
 
     def close_all(self) -> None:
         with self.lock:
-            for client, _, _ in self.clients.values():
+            for client, _, _, _ in self.clients.values():
                 client.close()
             self.clients.clear()
 
@@ -188,7 +235,14 @@ def _how(access: Access) -> str:
     )
 
 
-def _connect(access: Access) -> tuple[paramiko.SSHClient, str, str]:
+def _connect(access: Access) -> Pooled:
+    port = access.port
+    if access.fallback_port and access.fallback_port != access.port and not answers(access.host, access.port):
+        port = access.fallback_port  # the migration's new port does not answer yet
+    return (*_login(replace(access, port=port, fallback_port=0)), port)
+
+
+def _login(access: Access) -> tuple[paramiko.SSHClient, str, str]:
     try:
         client, seen = _dial(access, access.user)
         return client, access.user, seen
@@ -211,9 +265,17 @@ class Outcome:
     seconds: float
 
 
-def run(access: Access, command: str, *, stdin: str = "", as_root: bool = True, timeout: float = 3600.0) -> Outcome:
+def run(
+    access: Access,
+    command: str,
+    *,
+    stdin: str = "",
+    as_root: bool = True,
+    timeout: float = 3600.0,
+    any_port: bool = False,
+) -> Outcome:
     """Run `command` (as root: via `sudo -n` when logged in as another user)."""
-    client, user, _ = POOL.get(access)
+    client, user, _, _ = POOL.get(access, any_port=any_port)
     if as_root and user != "root":
         command = f"sudo -n {command}"
     start = time.monotonic()
@@ -241,7 +303,7 @@ def run(access: Access, command: str, *, stdin: str = "", as_root: bool = True, 
 
 
 def upload(access: Access, data: bytes, remote_path: str) -> None:
-    client, _, _ = POOL.get(access)
+    client, _, _, _ = POOL.get(access)
     try:
         with client.open_sftp() as sftp, sftp.open(remote_path, "wb") as handle:
             sftp.chmod(remote_path, 0o600)
@@ -256,3 +318,8 @@ def offered_host_key(access: Access) -> str:
 
 def login_user(access: Access) -> str:
     return POOL.get(access)[1]
+
+
+def login_port(access: Access) -> int:
+    """The port the connection uses (the fallback port while a migration's new one is silent)."""
+    return POOL.get(access)[3]

@@ -30,6 +30,7 @@ from infrakit_lab.host import LabHost, ensure_host_packages
 ENGINE = PROJECT_ROOT / ".infrakit" / "engine"
 ADMIN_KEY = PROJECT_ROOT / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519"
 # INFRAKIT_E2E_ENGINE_HOST: another name, so that two runs on one machine do not collide.
+# A test module may name its own host with a module-level ENGINE_HOST.
 HOST_NAME = os.environ.get("INFRAKIT_E2E_ENGINE_HOST", "eng1")
 
 
@@ -169,13 +170,14 @@ def lab_values(host: LabHost, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def engine_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProject]:
+def engine_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProject]:
     require_engine_and_root()
     ensure_host_packages()
-    stale = LabHost.get(HOST_NAME)
+    name = str(getattr(request.module, "ENGINE_HOST", HOST_NAME))
+    stale = LabHost.get(name)
     if stale:
         stale.down()
-    host = LabHost.up(HOST_NAME)
+    host = LabHost.up(name)
     root = tmp_path_factory.mktemp("engine-project")
     keys = tmp_path_factory.mktemp("keys")
     copies = [Path(shutil.copy(host.ssh_key_path, keys / "root")), Path(shutil.copy(ADMIN_KEY, keys / "admin"))]

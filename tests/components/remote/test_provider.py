@@ -10,9 +10,10 @@ from types import ModuleType
 import paramiko
 import pytest
 from pulumi.output import Unknown
+from pulumi.runtime import proto
 from pulumi.runtime.rpc import UNKNOWN, wrap_rpc_secret
 
-from components.remote import provider
+from components.remote import provider, session
 from components.remote.provider import BundleProvider, HostProvider, StepFailedError, StepProvider
 from components.remote.session import Access, RemoteError, _Pinned, fingerprint, key_text
 
@@ -112,8 +113,9 @@ def test_errors_show_as_one_message_in_the_provider_process(monkeypatch: pytest.
     fake_main = ModuleType("__main__")
     fake_main.__spec__ = type("Spec", (), {"name": "pulumi.dynamic.__main__"})()  # type: ignore[assignment]
     fake_main.traceback = traceback  # type: ignore[attr-defined]
+    fake_main.proto = proto  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "__main__", fake_main)
-    provider._install_clean_errors()
+    provider._install_provider_hooks()
     shim = fake_main.traceback  # type: ignore[attr-defined]
     try:
         raise StepFailedError("step sysctl failed on ops@192.0.2.10:22 (exit code 1)")
@@ -129,3 +131,71 @@ def test_a_refresh_hands_the_private_key_over_wrapped_and_it_is_unwrapped() -> N
     """read() gets state with secrets still wrapped; str() of the wrapper is no key at all."""
     access = provider.access_of({"access": wrap_rpc_secret(ACCESS), "privateKey": wrap_rpc_secret("KEY-TEXT")})
     assert access.private_key == "KEY-TEXT" and access.host == "192.0.2.10"
+
+
+def test_every_diff_names_what_changed() -> None:
+    """A preview says why: the keys (property paths) that moved, not only "update"."""
+    news = {k: v for k, v in STEP.items() if k != "applied"}
+    assert StepProvider().diff("id", STEP, {**news, "hash": "b" * 64}).diffs == ["hash"]  # type: ignore[attr-defined]
+    assert StepProvider().diff("id", {**STEP, "applied": ""}, news).diffs == ["applied"]  # type: ignore[attr-defined]
+    olds = {"access": ACCESS, "privateKey": "", "serverId": "", "machineId": "m", "seenHostKey": "k"}
+    moved = HostProvider().diff(
+        "id", olds, {"access": {**ACCESS, "port": 2222, "fallbackPort": 22}, "privateKey": "", "serverId": ""}
+    )
+    assert moved.diffs == ["access.fallbackPort", "access.port"]  # type: ignore[attr-defined]
+    assert moved.added == {"access.fallbackPort"}  # type: ignore[attr-defined]
+
+
+def test_the_diff_response_carries_the_keys_and_a_detailed_diff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's DiffResult has no field for them: the hook adds them to the gRPC response."""
+    keyed = provider._KeyedProto(proto)
+    provider.KeyedDiff(["access.port"], replaces=[])
+    response = keyed.DiffResponse(changes=proto.DiffResponse.DIFF_SOME)
+    assert list(response.diffs) == ["access"] and response.hasDetailedDiff
+    assert response.detailedDiff["access.port"].kind == proto.PropertyDiff.UPDATE
+    plain = keyed.DiffResponse(changes=proto.DiffResponse.DIFF_NONE)  # no KeyedDiff pending
+    assert not plain.hasDetailedDiff and not list(plain.diffs)
+
+
+def test_delete_turns_the_step_off_over_any_live_connection(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    calls: list[tuple[str, bool]] = []
+
+    def run(access: Access, command: str, **kw: object) -> session.Outcome:
+        calls.append((command, bool(kw.get("any_port"))))
+        return session.Outcome(0, "infrakit[fail2ban]: stopped\ninfrakit: step=fail2ban changed=1\n", 0.1)
+
+    monkeypatch.setattr(provider, "LOG_ROOT", tmp_path)
+    monkeypatch.setattr(session, "run", run)
+    StepProvider().delete("id", {**STEP, "step": "fail2ban"})
+    assert calls == [("bash /var/lib/infrakit/bundle/shared/lib/run_off.sh fail2ban", True)]
+
+
+def test_a_failed_off_action_stops_the_delete_with_one_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setattr(provider, "LOG_ROOT", tmp_path)
+    monkeypatch.setattr(session, "run", lambda *a, **k: session.Outcome(1, "boom\n", 0.1))
+    with pytest.raises(StepFailedError, match=r"turning fail2ban off failed .*exit code 1"):
+        StepProvider().delete("id", {**STEP, "step": "fail2ban"})
+
+
+def test_a_one_shot_port_change_is_refused_before_any_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sshPort 22 -> 2222 without previousSshPort: sshd is silent on 2222, the Host stops
+    the run (steps depend on it) and says how to migrate; nothing was dialled or run."""
+    monkeypatch.setattr(session, "answers", lambda host, port, timeout=3.0: port == 22)
+    monkeypatch.setattr(session, "run", lambda *a, **k: pytest.fail("ran a command"))
+    olds = {"access": ACCESS, "privateKey": "", "serverId": "", "machineId": "m", "seenHostKey": "k", "loginPort": 22}
+    news = {"access": {**ACCESS, "port": 2222}, "privateKey": "", "serverId": ""}
+    with pytest.raises(RemoteError, match=r"previousSshPort: 22.*runbooks/hardened-host.md"):
+        HostProvider().update("id", olds, news)
+
+
+def test_the_migration_connects_on_the_old_port_until_the_new_one_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    dialled: list[int] = []
+    monkeypatch.setattr(session, "_login", lambda a: (dialled.append(a.port), (object(), a.user, "k"))[1])
+    monkeypatch.setattr(session, "answers", lambda host, port, timeout=3.0: False)
+    access = Access("192.0.2.10", 2222, "ops", fallback_port=22)
+    assert session._connect(access)[3] == 22
+    monkeypatch.setattr(session, "answers", lambda host, port, timeout=3.0: True)
+    assert session._connect(access)[3] == 2222
+    assert dialled == [22, 2222]

@@ -39,7 +39,7 @@ main() {
     ik_help
     return 0
   fi
-  (( $# == 1 )) || ik_die "usage: run_off.sh STEP" 2
+  (($# == 1)) || ik_die "usage: run_off.sh STEP" 2
   local step="$1" bundle action stat_out
   local -a owner_mode
   [[ "${step}" =~ ${IK__STEP_RE} ]] || ik_die "bad step name '${step}'" 2
@@ -48,8 +48,8 @@ main() {
   cd -- "${IK__SELF_DIR}/../.." || ik_die "cannot enter the bundle (${IK__SELF_DIR}/../..)"
   bundle="$(pwd -P)"
   stat_out="$(stat -c '%u %a' -- . 2>/dev/null || true)"
-  read -r -a owner_mode <<< "${stat_out}"
-  if [[ "${owner_mode[0]:-}" != 0 ]] || (( 8#${owner_mode[1]:-0} & 8#022 )); then
+  read -r -a owner_mode <<<"${stat_out}"
+  if [[ "${owner_mode[0]:-}" != 0 ]] || ((8#${owner_mode[1]:-0} & 8#022)); then
     ik_die "bundle ${bundle} must be owned by root and not group/world-writable"
   fi
   if [[ -e "${bundle}/steps/${step}/hash" ]]; then
@@ -58,7 +58,7 @@ main() {
     return 0
   fi
   install -d -m 0755 -o root -g root -- "${IK_STATE_DIR}"
-  exec 9> "${IK_STATE_DIR}/.run.lock"
+  exec 9>"${IK_STATE_DIR}/.run.lock"
   flock -w "${IK__LOCK_TIMEOUT}" 9 || ik_die "another step is still running (lock ${IK_STATE_DIR}/.run.lock)"
   export IK_STEP="${step}" IK_BUNDLE="${bundle}" IK_STATE_DIR
   export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -68,8 +68,8 @@ main() {
   if [[ -f "${action}" ]]; then
     ik_log "turning ${step} off (shared/off/${step}.sh)"
     local rc=0
-    bash -- "${action}" < /dev/null 9>&- || rc=$?
-    if (( rc != 0 )); then
+    bash -- "${action}" </dev/null 9>&- || rc=$?
+    if ((rc != 0)); then
       ik_log "shared/off/${step}.sh failed with exit ${rc}; the record of ${step} is kept"
       exit "${rc}"
     fi

@@ -28,10 +28,10 @@ main() {
   for unit in "${UNITS[@]}"; do
     ik_off_remove "/etc/systemd/system/${unit}"
   done
-  if (( IK_CHANGED )); then
+  if ((IK_CHANGED)); then
     systemctl daemon-reload
   fi
-  (( before )) && ik_changed
+  ((before)) && ik_changed
   ik_done
 }
 

@@ -32,11 +32,11 @@ main() {
   local before="${IK_CHANGED}"
   IK_CHANGED=0
   ik_off_remove "${DROPIN}"
-  if (( IK_CHANGED )); then
+  if ((IK_CHANGED)); then
     rmdir --ignore-fail-on-non-empty -- "${DROPIN%/*}"
     systemctl daemon-reload
   fi
-  (( before )) && ik_changed
+  ((before)) && ik_changed
   ik_done
 }
 

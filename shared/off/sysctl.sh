@@ -39,21 +39,21 @@ main() {
     [[ "${line}" =~ ^[[:space:]]*(#|;|$) ]] && continue
     key="${line%%=*}"
     value="${line#*=}"
-    read -r key <<< "${key}"
+    read -r key <<<"${key}"
     key="${key#-}"
-    read -r -a words <<< "${value}" || true
-    [[ "${key}" =~ ${KEY_RE} ]] || continue  # globs and odd lines: not reported one by one
+    read -r -a words <<<"${value}" || true
+    [[ "${key}" =~ ${KEY_RE} ]] || continue # globs and odd lines: not reported one by one
     local IFS=' '
     ours[${key}]="${words[*]}"
     unset IFS
-  done < "${DROPIN}"
+  done <"${DROPIN}"
   ik_off_remove "${DROPIN}"
-  sysctl --system > /dev/null 2>&1 || ik_log "sysctl --system reported errors (keys this kernel or container refuses)"
+  sysctl --system >/dev/null 2>&1 || ik_log "sysctl --system reported errors (keys this kernel or container refuses)"
   for key in "${!ours[@]}"; do
     path="/proc/sys/${key//.//}"
     now=""
     if [[ -r "${path}" ]]; then
-      read -r -a words < "${path}" 2>/dev/null || true
+      read -r -a words <"${path}" 2>/dev/null || true
       local IFS=' '
       now="${words[*]}"
       unset IFS

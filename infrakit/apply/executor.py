@@ -26,7 +26,7 @@ from infrakit.plan.bundle import (
     tarball,
 )
 from infrakit.plan.firewall import lockout_problem
-from infrakit.plan.model import HostPlan, PlannedStep
+from infrakit.plan.model import HostPlan, PlannedStep, Step
 
 DONE_RE = re.compile(r"^infrakit: step=(?P<step>[a-z0-9_]+) changed=(?P<changed>[01])$")
 APPLIED_RE = re.compile(rf"^{APPLIED_PREFIX}(?P<step>[a-z0-9_]+) (?P<hash>[0-9a-f]*)$")
@@ -174,6 +174,12 @@ def run_step(conn: Connection, planned: PlannedStep, sudo: bool, secrets: Mappin
     return StepReport(step.name, "ok", changed, result.seconds, 0)
 
 
+def off_view(step: str) -> PlannedStep:
+    """How a progress display shows turning `step` off (it is no step of the plan)."""
+    action = Step(name=step, script=f"shared/off/{step}.sh", description="off: not in the plan any more")
+    return PlannedStep(index=-1, step=action, hash="", depends_on=())
+
+
 def turn_off(conn: Connection, step: str, sudo: bool, say: Printer, timeout: float) -> StepReport:
     """Run the off action of a step the host recorded but the plan no longer has (the same
     runner Pulumi's Step.delete calls: shared/lib/run_off.sh)."""
@@ -240,7 +246,10 @@ def apply_plan(plan: HostPlan, target: Target, secrets: Mapping[str, str], *, ch
             planned_names = {p.step.name for p in plan.steps}
             for step in sorted(set(recorded) - planned_names, reverse=True):
                 say(f"==> {step}: not in the plan any more, turning it off")
+                shown = off_view(step)
+                events.step_started(shown)
                 off_report = turn_off(conn, step, sudo, say, step_timeout)
+                events.step_finished(shown, off_report)
                 report.steps.append(off_report)
                 if off_report.status != "ok":
                     break

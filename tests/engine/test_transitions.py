@@ -85,6 +85,7 @@ def infrakit_apply(project: EngineProject) -> tuple[int, str]:
             str(project.root / ADMIN_KEY),
             "--known-hosts",
             str(project.root / "known_hosts"),
+            "--verbose",
         ],
         cwd=project.root,
         capture_output=True,

@@ -48,6 +48,7 @@ HOST_KEY_ALGORITHMS = (
 DIAL_ATTEMPTS = 40
 DIAL_PAUSE = 15.0
 PROBE_TIMEOUT = 3.0
+PROBE_EVERY = 10.0  # while on the fallback port: how often to look at the new port again
 
 
 class RemoteError(Exception):
@@ -131,6 +132,7 @@ class _Pool:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.clients: dict[tuple[str, int, int, str, str], Pooled] = {}
+        self.probed: dict[tuple[str, int, int, str, str], float] = {}
 
     def get(self, access: Access, *, any_port: bool = False) -> Pooled:
         """(client, login user, offered host key, port) for access, dialling once per process.
@@ -151,7 +153,7 @@ class _Pool:
                     None,
                 )
             if found and _active(found):
-                if found[3] != access.port and access.fallback_port and answers(access.host, access.port):
+                if found[3] != access.port and access.fallback_port and self._new_port_answers(key, access):
                     try:  # the migration's new port answers now: move there
                         moved = _connect(replace(access, fallback_port=0))
                     except RemoteError:
@@ -163,6 +165,13 @@ class _Pool:
             made = _connect(access)
             self.clients[key] = made
             return made
+
+    def _new_port_answers(self, key: tuple[str, int, int, str, str], access: Access) -> bool:
+        now = time.monotonic()
+        if now - self.probed.get(key, -PROBE_EVERY) < PROBE_EVERY:
+            return False
+        self.probed[key] = now
+        return answers(access.host, access.port)
 
     def close_all(self) -> None:
         with self.lock:

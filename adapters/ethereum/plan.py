@@ -214,7 +214,8 @@ def build(stack: Stack) -> AdapterParts:
                          "restarted only when its own unit or binary changed" if validator_enabled
                          else "validator client kept disabled and stopped until chainSettings.validator.enabled"),
             params={"UNIT": vc.unit, "ENABLED": "1" if validator_enabled else "0", "KEYS_MARKER": KEYS_MARKER,
-                    "CLIENT": vc.client, "UNIT_DIGEST": digest},
+                    "CLIENT": vc.client, "UNIT_DIGEST": digest,
+                    "STOP_STATUSES": " ".join(str(code) for code in vc.restart_prevent)},
             requires=("unit_validator",),
         ))
     running = [c.unit for c in parts if c.role != "validator"]

@@ -17,6 +17,9 @@
 #                  client=<name> says which client holds the keys and history
 #   STAMP          where the digest of the running unit is kept (default
 #                  /var/lib/infrakit/state/eth-validator.digest)
+#   STOP_STATUSES  the client's doppelganger exit statuses (its RestartPreventExitStatus),
+#                  e.g. "129" (required): a validator that failed with one of them is not
+#                  started again by an apply either, until an operator clears it
 #
 # Phase 1 of a validator (ENABLED=0) installs everything but this client. Phase 2
 # (ENABLED=1) starts it only if KEYS_MARKER names CLIENT; keys imported into another client
@@ -44,14 +47,15 @@ main() {
   ik_require_os
   : "${UNIT:=eth-validator.service}" "${KEYS_MARKER:=/var/lib/ethereum/validator/.infrakit-keys-imported}"
   : "${STAMP:=/var/lib/infrakit/state/eth-validator.digest}"
-  ik_require_env ENABLED CLIENT UNIT_DIGEST
+  ik_require_env ENABLED CLIENT UNIT_DIGEST STOP_STATUSES
+  ik_require_match STOP_STATUSES '^[0-9]{1,3}( [0-9]{1,3})*$' "exit statuses like '1' or '129'"
   ik_require_match ENABLED '^[01]$' "0 or 1"
   ik_require_match UNIT '^eth-[a-z]+\.service$' "an eth-*.service unit"
   ik_require_match CLIENT '^[a-z]{2,20}$' "a client name"
   ik_require_match UNIT_DIGEST '^[0-9a-f]{64}$' "a sha256"
   ik_require_match STAMP '^/[A-Za-z0-9/_.-]+$' "an absolute path"
   ik_unit_exists "${UNIT}" || ik_die "${UNIT} is not installed"
-  if (( ! ENABLED )); then
+  if ((! ENABLED)); then
     ik_ensure_unit "${UNIT}" disable now
     printf 'infrakit: validator=disabled\n'
     ik_done
@@ -76,6 +80,14 @@ and disabled (a client without its history must never sign). Migrate with \`sudo
 ${holder} --keys-dir DIR --password-file FILE\` (exports ${holder}'s EIP-3076 history, imports keys and history into \
 ${CLIENT}), then apply again. runbooks/ethereum.md, 'Change the consensus client'."
   fi
+  local state status
+  state="$(systemctl show -p ActiveState --value -- "${UNIT}" 2>/dev/null || true)"
+  status="$(systemctl show -p ExecMainStatus --value -- "${UNIT}" 2>/dev/null || true)"
+  if [[ "${state}" == failed && " ${STOP_STATUSES} " == *" ${status} "* ]]; then
+    ik_die "refusing to start ${UNIT}: it stopped with exit status ${status}, the status ${CLIENT} uses when \
+doppelganger protection finds these keys live elsewhere. Find the other signer (journalctl -u ${UNIT}); only when \
+it is certainly gone: \`sudo systemctl reset-failed ${UNIT}\` and apply again."
+  fi
   local running=""
   [[ -f "${STAMP}" ]] && running="$(cat -- "${STAMP}")"
   if ik_unit_active "${UNIT}" && [[ -n "${running}" && "${running}" != "${UNIT_DIGEST}" ]]; then
@@ -87,7 +99,7 @@ ${CLIENT}), then apply again. runbooks/ethereum.md, 'Change the consensus client
   if [[ "${running}" != "${UNIT_DIGEST}" ]]; then
     local tmp
     ik_tmpfile tmp
-    printf '%s\n' "${UNIT_DIGEST}" > "${tmp}"
+    printf '%s\n' "${UNIT_DIGEST}" >"${tmp}"
     ik_write_file "${tmp}" "${STAMP}" 0644 root:root
   fi
   printf 'infrakit: validator=enabled\n'

@@ -32,7 +32,14 @@ done
 cmd="${args[0]}" unit="${args[1]:-}"
 case "$cmd" in
   list-unit-files) [[ -e "$d/$unit.exists" ]] && echo "$unit disabled enabled" ;;
-  show) [[ -e "$d/$unit.exists" ]] && echo loaded || echo not-found ;;
+  show)
+    unit="${args[-1]}"
+    case "$*" in
+      *ActiveState*) if [[ -e "$d/$unit.active" ]]; then echo active; elif [[ -e "$d/$unit.failed" ]]; then echo failed;
+        else echo inactive; fi ;;
+      *ExecMainStatus*) cat "$d/$unit.failed" 2>/dev/null || echo 0 ;;
+      *) [[ -e "$d/$unit.exists" ]] && echo loaded || echo not-found ;;
+    esac ;;
   is-enabled) if [[ -e "$d/$unit.enabled" ]]; then echo enabled; else echo disabled; exit 1; fi ;;
   is-active)
     if [[ -e "$d/$unit.active" ]]; then ((quiet)) || echo active; else ((quiet)) || echo inactive; exit 3; fi ;;
@@ -69,6 +76,7 @@ class Host:
             "FAKE_SYSTEMD": str(self.systemd),
             "ENABLED": enabled,
             "CLIENT": client,
+            "STOP_STATUSES": "129" if client == "nimbus" else "1",
             "UNIT_DIGEST": digest,
             "KEYS_MARKER": str(self.marker),
             "STAMP": str(self.root / "stamp" / "eth-validator.digest"),
@@ -167,3 +175,15 @@ def test_only_the_validators_own_binary_or_flags_reach_it(eth_values: EthStack, 
         assert plan.step("validator_state").hash == state.hash, f"{other} must not restart the validator"
     own = bump_plan(eth_values, lock, lighthouse="1.0.1").step("validator_state")
     assert own.hash != state.hash and own.step.params["UNIT_DIGEST"] != state.step.params["UNIT_DIGEST"]
+
+
+def test_an_apply_does_not_restart_a_validator_stopped_by_doppelganger_protection(host: Host) -> None:
+    """systemd does not restart it (RestartPreventExitStatus); neither may the next apply."""
+    host.marker.write_text("client=nimbus\nimported_at=2026-12-01T00:00:00Z\n")
+    (host.systemd / f"{UNIT}.enabled").touch()
+    (host.systemd / f"{UNIT}.failed").write_text("129\n")
+    result = host.run(client="nimbus")
+    assert result.returncode != 0 and "doppelganger protection finds these keys live elsewhere" in result.stderr
+    assert "systemctl reset-failed eth-validator.service" in result.stderr and not host.active()
+    (host.systemd / f"{UNIT}.failed").write_text("2\n")  # another failure: started again as usual
+    assert host.run(client="nimbus").returncode == 0 and host.active()

@@ -105,7 +105,10 @@ LINES = runbook_lines()
 
 def test_the_runbooks_have_command_lines() -> None:
     assert len(LINES) >= 40
-    assert {line.runbook for line in LINES} == {p.name for p in (PROJECT_ROOT / "runbooks").glob("*.md")}
+    with_blocks = {line.runbook for line in LINES}
+    assert with_blocks <= {p.name for p in (PROJECT_ROOT / "runbooks").glob("*.md")}
+    # a runbook may give its commands inline only (monad.md); these three have ```sh blocks
+    assert {"hardened-host.md", "ethereum.md", "monitoring-and-web.md"} <= with_blocks
 
 
 @pytest.mark.parametrize("line", LINES, ids=lambda line: f"{line.runbook}:{line.line[:50]}")

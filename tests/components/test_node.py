@@ -63,6 +63,19 @@ def test_cloud_firewall_follows_ssh_port(stack_values: StackFactory) -> None:
     assert [r["port"] for r in firewall.inputs["rules"]] == ["2222"]
 
 
+def test_a_port_migration_keeps_both_ports_open_and_connects_with_a_fallback(stack_values: StackFactory) -> None:
+    """Phase 1 of a port move: the cloud firewall allows the old and the new port, and every
+    remote resource may fall back to the old port while sshd is silent on the new one."""
+    result = run(stack_values, access={"sshPort": 2222, "previousSshPort": 22})
+    (firewall,) = result.mocks.of_type("hcloud:index/firewall:Firewall")
+    assert [r["port"] for r in firewall.inputs["rules"]] == ["2222", "22"]
+    for resource in [result.one("dynamic/infrakit:Host"), *result.steps]:
+        access = resource.inputs["access"]
+        assert (access["port"], access["fallbackPort"]) == (2222, 22), resource.name
+    done = run(stack_values, access={"sshPort": 2222})
+    assert "fallbackPort" not in done.one("dynamic/infrakit:Host").inputs["access"], "phase 2: no fallback"
+
+
 def test_protection_defaults_off_for_a_plain_host(stack_values: StackFactory) -> None:
     server = run(stack_values).mocks.of_type("hcloud:index/server:Server")[0]
     assert server.inputs["deleteProtection"] is False

@@ -236,6 +236,10 @@ class SshHardening(Model):
     # Setting `kexAlgorithms` replaces both.
     kex_algorithms: Annotated[list[str], Field(min_length=1), AfterValidator(values.strong_kex)] | None = None
     classical_kex_fallback: bool = True
+    # New SSH connections per client address, at the firewall (an nftables meter): the
+    # excess is dropped before sshd (brute force, DHEat). An apply uses one or two.
+    new_connections_per_minute: int = Field(default=60, ge=6, le=6000)
+    new_connections_burst: int = Field(default=20, ge=1, le=1000)
     ciphers: Annotated[list[str], AfterValidator(values.strong_ciphers)] = Field(
         default=list(values.STRONG_CIPHERS), min_length=1)
     macs: Annotated[list[str], AfterValidator(values.strong_macs)] = Field(

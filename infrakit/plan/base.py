@@ -42,6 +42,11 @@ SYSCTL_DEFAULTS: dict[str, int | str] = {
     "net.ipv4.icmp_echo_ignore_broadcasts": 1,
     "net.ipv4.icmp_ignore_bogus_error_responses": 1,
     "net.ipv4.tcp_syncookies": 1,
+    # No shipped role routes packets: forwarding is forced off (a host image or a lab machine
+    # may have left it on). A role that routes sets it in hardening.sysctl.overrides.
+    "net.ipv4.ip_forward": 0,
+    "net.ipv6.conf.all.forwarding": 0,
+    "net.ipv6.conf.default.forwarding": 0,
     "net.ipv4.tcp_rfc1337": 1,
     "net.ipv6.conf.all.accept_redirects": 0,
     "net.ipv6.conf.default.accept_redirects": 0,
@@ -167,11 +172,17 @@ def firewall_rules(config: StackConfig, ports: list[OpenPort]) -> list[dict[str,
     return lines
 
 
+SSH_RATELIMIT_FILE = "/etc/infrakit/ssh-ratelimit.nft"
+SSH_RATELIMIT_UNIT = "infrakit-ssh-ratelimit.service"
+
+
 def firewall_ufw(config: StackConfig, ports: list[OpenPort]) -> Step:
+    ssh = config.hardening.ssh
     return Step(
         name="firewall_ufw",
         script="shared/hardening/firewall_ufw.sh",
-        description="ufw: deny inbound by default, allow exactly the plan's rules, never drop admin SSH",
+        description="ufw: deny inbound by default, allow exactly the plan's rules, never drop admin SSH; "
+        "new SSH connections rate-limited per client",
         params={
             "SSH_PORT": str(config.access.ssh_port),
             "ADMIN_CIDRS": " ".join(config.access.admin_cidrs),
@@ -182,6 +193,17 @@ def firewall_ufw(config: StackConfig, ports: list[OpenPort]) -> Step:
                 name="rules",
                 dest="/etc/infrakit/firewall.rules",
                 content=_tpl("hardening", "firewall.rules", rules=firewall_rules(config, ports)),
+            ),
+            RenderedFile(
+                name="ssh-ratelimit.nft",
+                dest=SSH_RATELIMIT_FILE,
+                content=_tpl("hardening", "ssh-ratelimit.nft", ssh_port=config.access.ssh_port,
+                             per_minute=ssh.new_connections_per_minute, burst=ssh.new_connections_burst),
+            ),
+            RenderedFile(
+                name=SSH_RATELIMIT_UNIT,
+                dest=f"/etc/systemd/system/{SSH_RATELIMIT_UNIT}",
+                content=_tpl("hardening", SSH_RATELIMIT_UNIT, file=SSH_RATELIMIT_FILE),
             ),
         ),
     )

@@ -12,6 +12,10 @@
 #   rules -> /etc/infrakit/firewall.rules: lines `proto port source comment`
 #            (proto tcp|udp, port N or N:M, source `any` or a CIDR, comment a
 #            word); `#` starts a comment line
+#   ssh-ratelimit.nft -> /etc/infrakit/ssh-ratelimit.nft: the nftables table
+#            `inet infrakit_ssh` limiting new SSH connections per client address
+#   infrakit-ssh-ratelimit.service -> /etc/systemd/system/: loads that table
+#            at boot (checked with `nft -c` first; rolled back if refused)
 #
 # Defaults: deny incoming, allow outgoing, deny routed; IPV6=yes; when the
 # sysctl step's SYSCTL_FILE exists, ufw applies
@@ -279,6 +283,29 @@ first_delete() {
   done <<< "$1"
 }
 
+readonly RATELIMIT_UNIT=infrakit-ssh-ratelimit.service
+
+# ssh_rate_limit: install the rate-limit table and its unit, check the table with nft -c
+# (refused: both files rolled back), then (re)load it through the unit.
+ssh_rate_limit() {
+  local nft_changed=0 unit_changed=0 out
+  if ik_install_file ssh-ratelimit.nft; then
+    nft_changed=1
+  fi
+  if ik_install_file "${RATELIMIT_UNIT}"; then
+    unit_changed=1
+    systemctl daemon-reload
+  fi
+  if ! out="$(nft -c -f "$(ik_file_dest ssh-ratelimit.nft)" 2>&1)"; then
+    printf 'nft -c: %s\n' "${out}" >&2
+    ik_rollback_files
+    systemctl daemon-reload
+    ik_die "nft -c rejects the SSH rate-limit table; rolled back"
+  fi
+  ik_refresh_unit "${RATELIMIT_UNIT}" 0 "$((nft_changed || unit_changed))"
+  nft list table inet infrakit_ssh >/dev/null || ik_die "the SSH rate-limit table is not loaded"
+}
+
 main() {
   ik_args "$@"
   ik_require_root
@@ -358,6 +385,7 @@ main() {
   if (( acted )); then
     ufw_active || ik_die "ufw is not active after enabling it"
   fi
+  ssh_rate_limit
   printf 'infrakit: ufw added=%s deleted=%s\n' "${added}" "${deleted}"
   ik_done
 }

@@ -2,7 +2,8 @@
 #
 # unattended_upgrades.sh: unattended security upgrades, as the stack says.
 #
-# Inputs (environment): none.
+# Inputs (environment):
+#   APT_LOCK_TIMEOUT  seconds to wait for the dpkg lock (default 600)
 # Rendered files (files.tsv):
 #   20auto-upgrades                -> /etc/apt/apt.conf.d/20auto-upgrades
 #   52infrakit-unattended-upgrades -> /etc/apt/apt.conf.d/52infrakit-unattended-upgrades
@@ -13,6 +14,11 @@
 # apt-daily and apt-daily-upgrade timers are enabled and running (a masked
 # timer is unmasked, with a warning, when upgrades are enabled: otherwise no
 # update would ever run; with upgrades disabled a masked timer is left alone).
+# First converge (no ${IK_STATE_DIR}/security-updates.first yet) with upgrades
+# enabled: applies the pending security updates now (unattended-upgrade, with
+# Automatic-Reboot forced off for this run: never a surprise reboot; a needed
+# reboot is reported), then the daily timer keeps doing it. An interrupted dpkg is
+# repaired first.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
 # shellcheck source-path=SCRIPTDIR source=../lib/core.sh
@@ -25,6 +31,34 @@ source "${IK_LIB}/apt.sh"
 source "${IK_LIB}/systemd.sh"
 
 readonly KEY='APT::Periodic::Unattended-Upgrade'
+readonly FIRST_MARK="${IK_STATE_DIR}/security-updates.first"
+
+# first_security_updates: run unattended-upgrade once, now, with reboots off.
+first_security_updates() {
+  local timeout="${APT_LOCK_TIMEOUT:-600}" conf deadline
+  [[ "${timeout}" =~ ^[0-9]+$ ]] || ik_die "APT_LOCK_TIMEOUT='${timeout}' is not a number of seconds"
+  if ik__dpkg_interrupted; then
+    ik__dpkg_repair "${timeout}"
+    ik_changed
+  fi
+  ik__apt_lists_fresh || ik__apt_update "${timeout}"
+  ik_tmpfile conf
+  # APT reads $APT_CONFIG after apt.conf.d: this run never reboots, whatever the stack says.
+  printf 'Unattended-Upgrade::Automatic-Reboot "false";\n' >"${conf}"
+  ik_log "first converge: applying pending security updates now (unattended-upgrade)"
+  deadline=$((SECONDS + timeout))
+  until APT_CONFIG="${conf}" unattended-upgrade >&2; do
+    ((SECONDS < deadline)) || ik_die "unattended-upgrade failed (see /var/log/unattended-upgrades/)"
+    ik_warn "unattended-upgrade failed (the dpkg lock may be held); retrying in 10 s"
+    sleep 10
+  done
+  install -d -m 0755 -- "${IK_STATE_DIR}"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"${FIRST_MARK}"
+  ik_changed
+  if [[ -e /run/reboot-required ]]; then
+    ik_warn "security updates need a reboot to take full effect ($(tr '\n' ' ' </run/reboot-required.pkgs 2>/dev/null || true)); InfraKit never reboots: reboot on your schedule"
+  fi
+}
 
 main() {
   ik_args "$@"
@@ -59,6 +93,9 @@ main() {
     fi
     ik_ensure_unit "${timer}" enable now
   done
+  if [[ "${want}" != 0 && ! -e "${FIRST_MARK}" ]]; then
+    first_security_updates
+  fi
   ik_done
 }
 

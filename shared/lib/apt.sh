@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 #
-# apt.sh: install Debian packages that are missing (lock wait, bounded retries).
+# apt.sh: install Debian packages that are missing (lock wait, bounded retries;
+# an interrupted dpkg is repaired first, with dpkg --configure -a, and said so).
 # Part of the InfraKit shell library (shared/lib/, never run directly). It sources
 # core.sh itself; a script sources only the modules whose functions it calls, so
 # a step's hash covers exactly those (infrakit/plan/sources.py). API: shared/README.md.
@@ -58,6 +59,36 @@ ik__apt_update() {
   touch -- "${IK_STATE_DIR}/apt-update.stamp"
 }
 
+# ik__dpkg_repair TIMEOUT: finish what an interrupted dpkg left behind (an apply killed
+# mid-install, a power cut): without this every later apt-get refuses with "dpkg was
+# interrupted, you must manually run 'dpkg --configure -a'". Says so on stderr; waits up
+# to TIMEOUT s for a dpkg lock held by someone else (unattended-upgrades).
+ik__dpkg_repair() {
+  local timeout="$1" deadline out
+  deadline=$((SECONDS + timeout))
+  ik_warn "dpkg was interrupted by an earlier run: repairing with dpkg --configure -a"
+  until out="$(DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a 2>&1)"; do
+    if [[ "${out}" != *lock* ]] || ((SECONDS >= deadline)); then
+      printf '%s\n' "${out}" >&2
+      ik_die "dpkg --configure -a failed"
+    fi
+    sleep 2
+  done
+  [[ -z "${out}" ]] || printf '%s\n' "${out}" >&2
+  # Packages killed while unpacking are left half-installed: apt completes them.
+  apt-get -y -q -o "DPkg::Lock::Timeout=${timeout}" -o Dpkg::Use-Pty=0 \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -f install >&2 \
+    || ik_die "apt-get -f install failed after dpkg --configure -a"
+  ik_log "dpkg repaired: dpkg --configure -a and apt-get -f install completed the interrupted run"
+}
+
+# ik__dpkg_interrupted: dpkg's journal has entries (/var/lib/dpkg/updates) or a package
+# is half installed or half configured (dpkg --audit).
+ik__dpkg_interrupted() {
+  compgen -G '/var/lib/dpkg/updates/[0-9]*' >/dev/null && return 0
+  [[ -n "$(dpkg --audit 2>/dev/null)" ]]
+}
+
 ik__apt_get_install() {
   local timeout="$1"
   shift
@@ -75,9 +106,24 @@ ik_apt_install() {
   for pkg in "$@"; do
     [[ "${pkg}" =~ ${IK__PKG_RE} ]] || ik_die "bad package name '${pkg}'"
   done
+  # A journal left by an interrupted dpkg is checked on every call (no fork); dpkg --audit
+  # only when something is to be installed anyway.
+  if compgen -G '/var/lib/dpkg/updates/[0-9]*' >/dev/null; then
+    ik__dpkg_repair "${timeout}"
+    ik_changed
+  fi
   ik__missing_pkgs "$@"
   missing=("${IK__NAMES[@]}")
   ((${#missing[@]})) || return 0
+  if ik__dpkg_interrupted; then
+    ik__dpkg_repair "${timeout}"
+    ik__missing_pkgs "$@"
+    missing=("${IK__NAMES[@]}")
+    if ((${#missing[@]} == 0)); then
+      ik_changed
+      return 0
+    fi
+  fi
   ik_log "installing: ${missing[*]}"
   if ! ik__apt_lists_fresh; then
     ik__apt_update "${timeout}"

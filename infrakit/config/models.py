@@ -226,11 +226,12 @@ class SshHardening(Model):
     max_auth_tries: int = Field(default=2, ge=1, le=6)
     login_grace_time: int = Field(default=30, ge=10, le=120)
     client_alive_interval: int = Field(default=300, ge=0, le=3600)
-    client_alive_count_max: int = Field(default=3, ge=0, le=10)
+    client_alive_count_max: int = Field(default=2, ge=0, le=10)
     allow_tcp_forwarding: bool = False
     allow_agent_forwarding: bool = False
     x11_forwarding: bool = False
-    max_sessions: int = Field(default=10, ge=1, le=64)
+    # Sessions per connection: an apply and Pulumi open one at a time (Lynis SSH-7408).
+    max_sessions: int = Field(default=2, ge=1, le=64)
     # Key exchange: the post-quantum hybrid only, plus the classical curve25519/DH set while
     # `classicalKexFallback` is on (see docs/hardening-audit.md for why it is on by default).
     # Setting `kexAlgorithms` replaces both.

@@ -15,10 +15,13 @@ from infrakit.plan.templates import render
 
 BASE_PACKAGES = (
     "apt-listchanges",
+    "apt-show-versions",  # which installed packages have updates (Lynis PKGS-7394)
     "ca-certificates",
     "chrony",
     "curl",
+    "debsums",  # verify installed files against the packages' checksums
     "jq",
+    "libpam-tmpdir",  # a private TMPDIR per login session
     "nftables",
     "sudo",
     "ufw",
@@ -162,6 +165,23 @@ def sysctl(config: StackConfig) -> Step | None:
     )
 
 
+def os_hardening(config: StackConfig) -> Step:
+    return Step(
+        name="os_hardening",
+        script="shared/hardening/os_hardening.sh",
+        description="no on-demand USB/FireWire storage or rare protocols, no core dumps, umask 027, legal banner",
+        params={"UMASK": "027", "PASS_MAX_DAYS": "365", "PASS_MIN_DAYS": "1", "SHA_ROUNDS": "65536"},
+        files=(
+            RenderedFile(name="modprobe-hardening.conf", dest="/etc/modprobe.d/infrakit-hardening.conf",
+                         content=_tpl("hardening", "modprobe-hardening.conf")),
+            RenderedFile(name="limits-hardening.conf", dest="/etc/security/limits.d/infrakit-hardening.conf",
+                         content=_tpl("hardening", "limits-hardening.conf")),
+            RenderedFile(name="issue", dest="/etc/issue", content=_tpl("hardening", "issue")),
+            RenderedFile(name="issue.net", dest="/etc/issue.net", content=_tpl("hardening", "issue")),
+        ),
+    )
+
+
 def firewall_rules(config: StackConfig, ports: list[OpenPort]) -> list[dict[str, str]]:
     """One ufw line per (rule, source); a world-open rule becomes source `any`."""
     lines = []
@@ -292,6 +312,7 @@ def base_steps(stack: Stack, ports: list[OpenPort], extra_packages: tuple[str, .
         create_user(config),
         harden_ssh(config),
         sysctl(config),
+        os_hardening(config),
         firewall_ufw(config, ports),
         fail2ban(config),
         time_sync(config),

@@ -17,6 +17,7 @@ HARDENED_ORDER = [
     "create_user",
     "harden_ssh",
     "sysctl",
+    "os_hardening",
     "firewall_ufw",
     "fail2ban",
     "time_sync",

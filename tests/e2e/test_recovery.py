@@ -136,6 +136,10 @@ def test_converged_host_forwards_nothing_limits_ssh_and_has_its_security_updates
         "sh", "-c", "apt-get -s -o Debug::NoLocking=1 upgrade | grep -c '^Inst .*security' || true"
     )
     assert pending.stdout.strip() == "0", "security updates still pending after the first converge"
+    modprobe = converged.guest("cat", "/etc/modprobe.d/infrakit-hardening.conf").stdout
+    assert "install usb-storage /bin/false" in modprobe
+    login_defs = converged.guest("cat", "/etc/login.defs").stdout.splitlines()
+    assert "UMASK\t\t027" in login_defs and "PASS_MAX_DAYS\t\t365" in login_defs
 
 
 # ----------------------------------------------------------------- monitoring ----

@@ -147,6 +147,14 @@ def harden_ssh(config: StackConfig) -> Step:
     )
 
 
+def _sysctl_order(item: tuple[str, int | str]) -> tuple[bool, str]:
+    """Forwarding keys first: writing net.ipv4.ip_forward resets every net.ipv4.conf.* key to
+    its host/router default (kernel ip-sysctl.rst), so it must precede them, both in the
+    step and at boot (systemd-sysctl applies the file in order); then by name."""
+    key = item[0]
+    return (not (key == "net.ipv4.ip_forward" or key.endswith(".forwarding")), key)
+
+
 def sysctl(config: StackConfig) -> Step | None:
     if not config.hardening.sysctl.enabled:
         return None
@@ -159,7 +167,7 @@ def sysctl(config: StackConfig) -> Step | None:
             RenderedFile(
                 name="sysctl.conf",
                 dest=SYSCTL_FILE,
-                content=_tpl("hardening", "sysctl.conf", settings=dict(sorted(settings.items()))),
+                content=_tpl("hardening", "sysctl.conf", settings=dict(sorted(settings.items(), key=_sysctl_order))),
             ),
         ),
     )

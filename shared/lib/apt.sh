@@ -59,27 +59,49 @@ ik__apt_update() {
   touch -- "${IK_STATE_DIR}/apt-update.stamp"
 }
 
-# ik__dpkg_repair TIMEOUT: finish what an interrupted dpkg left behind (an apply killed
-# mid-install, a power cut): without this every later apt-get refuses with "dpkg was
-# interrupted, you must manually run 'dpkg --configure -a'". Says so on stderr; waits up
-# to TIMEOUT s for a dpkg lock held by someone else (unattended-upgrades).
-ik__dpkg_repair() {
-  local timeout="$1" deadline out
-  deadline=$((SECONDS + timeout))
-  ik_warn "dpkg was interrupted by an earlier run: repairing with dpkg --configure -a"
+# ik__dpkg_configure_all TIMEOUT: dpkg --configure -a, waiting up to TIMEOUT s for a dpkg
+# lock held by someone else (unattended-upgrades); its output goes to stderr.
+ik__dpkg_configure_all() {
+  local deadline out
+  deadline=$((SECONDS + $1))
   until out="$(DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a 2>&1)"; do
     if [[ "${out}" != *lock* ]] || ((SECONDS >= deadline)); then
       printf '%s\n' "${out}" >&2
-      ik_die "dpkg --configure -a failed"
+      return 1
     fi
     sleep 2
   done
   [[ -z "${out}" ]] || printf '%s\n' "${out}" >&2
-  # Packages killed while unpacking are left half-installed: apt completes them.
+}
+
+# ik__dpkg_repair TIMEOUT: finish what an interrupted dpkg left behind (an apply killed
+# mid-install, a power cut): without this every later apt-get refuses with "dpkg was
+# interrupted, you must manually run 'dpkg --configure -a'". Says so on stderr.
+ik__dpkg_repair() {
+  local timeout="$1" status name
+  local -a half=()
+  ik_warn "dpkg was interrupted by an earlier run: repairing with dpkg --configure -a"
+  ik__dpkg_configure_all "${timeout}" || ik_warn "dpkg --configure -a left packages unfinished; continuing"
+  # A package killed while unpacking is left half-installed, which dpkg --configure -a
+  # cannot finish (perl-base, measured), and its dependents stay unconfigured: apt
+  # unpacks it again, then dpkg and apt complete the rest.
+  while read -r status name; do
+    if [[ "${status}" == ?[HUF]* ]]; then
+      half+=("${name%%:*}")
+    fi
+  done < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null || true)
+  if ((${#half[@]})); then
+    ik_warn "reinstalling packages the interrupted run left half done: ${half[*]}"
+    apt-get -y -q --no-install-recommends -o "DPkg::Lock::Timeout=${timeout}" -o Dpkg::Use-Pty=0 \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+      install --reinstall -- "${half[@]}" >&2 \
+      || ik_die "apt-get install --reinstall ${half[*]} failed after dpkg --configure -a"
+  fi
+  ik__dpkg_configure_all "${timeout}" || ik_die "dpkg --configure -a failed"
   apt-get -y -q -o "DPkg::Lock::Timeout=${timeout}" -o Dpkg::Use-Pty=0 \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -f install >&2 \
     || ik_die "apt-get -f install failed after dpkg --configure -a"
-  ik_log "dpkg repaired: dpkg --configure -a and apt-get -f install completed the interrupted run"
+  ik_log "dpkg repaired: dpkg --configure -a and apt completed the interrupted run"
 }
 
 # ik__dpkg_interrupted: dpkg's journal has entries (/var/lib/dpkg/updates) or a package

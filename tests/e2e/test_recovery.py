@@ -3,9 +3,10 @@
 - A FRESH lab host (`<INFRAKIT_E2E_HOST>f`): a plan whose firewall would lock the operator
   out is refused before the first step (nothing on the host changes); then an apply whose
   dpkg is killed mid-install, and a re-run that converges with no hand repair.
-- The session host (`converged`): each way a service the plan wants running can be down
-  (failed, killed, masked, never started since boot, disabled + reboot) is CRIT on the
-  status server's check and alerts through the uptime probe.
+- Its own converged host (`<INFRAKIT_E2E_HOST>m`, it is rebooted): each way a service the
+  plan wants running can be down (failed, killed, masked, never started since boot,
+  disabled + reboot) is CRIT on the status server's check and alerts through the uptime
+  probe.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.e2e.conftest import (
     OUTSIDER,
     Lab,
     add_side_addresses,
+    lab_session,
     lab_stack,
     require_root,
     side_address,
@@ -183,10 +185,14 @@ def reboot(lab: Lab) -> None:
         time.sleep(0.5)
 
 
+def sh(lab: Lab, script: str) -> None:
+    done = lab.guest("sh", "-c", script, check=False)
+    assert done.returncode == 0, f"{script}: {done.stdout}{done.stderr}"
+
+
 def stop_failed(lab: Lab) -> None:
-    lab.guest(
-        "sh",
-        "-c",
+    sh(
+        lab,
         f"mkdir -p {DROPIN.rsplit('/', 1)[0]} && printf '[Service]\\nRestart=no\\n' > {DROPIN} "
         f"&& systemctl daemon-reload && systemctl kill --signal=SIGKILL {UNIT}",
     )
@@ -222,18 +228,25 @@ STOPS = {
 }
 
 
+@pytest.fixture(scope="module")
+def stops_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A converged host of its own: these tests reboot it (the session host keeps its state)."""
+    with lab_session(f"{HOST_NAME}m", tmp_path_factory) as lab:
+        yield lab
+
+
 @pytest.mark.parametrize("how", list(STOPS))
-def test_a_stopped_service_is_crit_and_alerts(converged: Lab, how: str) -> None:
+def test_a_stopped_service_is_crit_and_alerts(stops_host: Lab, how: str) -> None:
     """`systemctl disable fail2ban` + reboot once read SKIPPED: /status said healthy and
     the uptime probe (same code) sent no alert."""
-    restored(converged)
+    restored(stops_host)
     try:
-        STOPS[how](converged)
+        STOPS[how](stops_host)
         deadline = time.monotonic() + 10
-        while (result := check_result(converged))["status"] == "OK" and time.monotonic() < deadline:
+        while (result := check_result(stops_host))["status"] == "OK" and time.monotonic() < deadline:
             time.sleep(0.3)
         assert result["status"] == "CRIT", f"{how}: {result}"
         assert "plan wants it running" in result["summary"], result
-        assert "PROBLEM: fail2ban OK -> CRIT" in probe(converged), f"{how}: the probe did not alert"
+        assert "PROBLEM: fail2ban OK -> CRIT" in probe(stops_host), f"{how}: the probe did not alert"
     finally:
-        restored(converged)
+        restored(stops_host)

@@ -70,9 +70,11 @@ def test_a_change_moves_only_its_steps_hash(stack_values: StackFactory, override
 
 def test_requires_propagates_changes() -> None:
     """A step that requires another re-runs when that one changes (e.g. unit after binary)."""
+
     def steps(version: str) -> dict[str, str]:
-        install = Step(name="install_bin", script="shared/provision/base_packages.sh", description="x",
-                       params={"VERSION": version})
+        install = Step(
+            name="install_bin", script="shared/provision/base_packages.sh", description="x", params={"VERSION": version}
+        )
         unit = Step(name="unit", script="shared/provision/base_packages.sh", description="y", requires=("install_bin",))
         other = Step(name="other", script="shared/provision/base_packages.sh", description="z")
         return {p.step.name: p.hash for p in plan_steps([install, unit, other])}
@@ -98,8 +100,15 @@ def test_sshd_dropin_is_hardened() -> None:
     plan = build_plan(load_stack("hardened-hcloud"))
     dropin = plan.step("harden_ssh").step.files[0]
     assert dropin.dest == "/etc/ssh/sshd_config.d/00-infrakit-hardening.conf", "must sort before cloud-init's 50-"
-    for line in ["PermitRootLogin no", "PasswordAuthentication no", "MaxAuthTries 2", "AllowUsers ops",
-                 "AuthenticationMethods publickey", "KbdInteractiveAuthentication no", "X11Forwarding no"]:
+    for line in [
+        "PermitRootLogin no",
+        "PasswordAuthentication no",
+        "MaxAuthTries 2",
+        "AllowUsers ops",
+        "AuthenticationMethods publickey",
+        "KbdInteractiveAuthentication no",
+        "X11Forwarding no",
+    ]:
         assert f"\n{line}\n" in dropin.content, line
     assert "cbc" not in dropin.content and "sha1" not in dropin.content.replace("sha1-", "")
 
@@ -147,3 +156,13 @@ def test_previous_ssh_port_equal_to_ssh_port_is_refused(stack_values: StackFacto
 
     with pytest.raises(ConfigError, match=r"infrakit:access.*previousSshPort is the same as sshPort"):
         load_values(stack_values(access={"sshPort": 2222, "previousSshPort": 2222}))
+
+
+def test_forwarding_sysctls_come_first() -> None:
+    """Writing net.ipv4.ip_forward resets every net.ipv4.conf.* key: written after them, it
+    undid accept_redirects=0 and the next apply changed the sysctl step again (measured)."""
+    plan = build_plan(load_stack("lab"))
+    content = next(f.content for p in plan.steps for f in p.step.files if f.name == "sysctl.conf")
+    keys = [line.split(" = ")[0] for line in content.splitlines() if " = " in line]
+    assert keys[:3] == ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv6.conf.default.forwarding"]
+    assert keys[3:] == sorted(keys[3:])

@@ -21,6 +21,7 @@ BASE_PACKAGES = (
     "curl",
     "debsums",  # verify installed files against the packages' checksums
     "jq",
+    "libpam-pwquality",  # password strength checks, should a password ever be set
     "libpam-tmpdir",  # a private TMPDIR per login session
     "nftables",
     "sudo",
@@ -177,7 +178,8 @@ def os_hardening(config: StackConfig) -> Step:
     return Step(
         name="os_hardening",
         script="shared/hardening/os_hardening.sh",
-        description="no on-demand USB/FireWire storage or rare protocols, no core dumps, umask 027, legal banner",
+        description="no on-demand USB/FireWire storage or rare protocols, no core dumps, umask 027, "
+        "root-only files and private homes, legal banner",
         params={"UMASK": "027", "PASS_MAX_DAYS": "365", "PASS_MIN_DAYS": "1", "SHA_ROUNDS": "65536"},
         files=(
             RenderedFile(name="modprobe-hardening.conf", dest="/etc/modprobe.d/infrakit-hardening.conf",

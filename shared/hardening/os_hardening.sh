@@ -16,7 +16,9 @@
 #
 # Installs the files, then sets each login.defs key to its value (an active line
 # is replaced in place, a missing key appended; comments and every other line
-# are kept).
+# are kept; HOME_MODE 0750 for new users), then tightens the modes of files
+# only root reads (sudoers.d 0750, sshd_config 0600, cron directories 0700,
+# when present) and takes "other" access off the home directories in /home.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
 # shellcheck source-path=SCRIPTDIR source=../lib/core.sh
@@ -48,6 +50,44 @@ login_defs() {
   fi
 }
 
+readonly -a MODES=(
+  "/etc/sudoers.d 0750"
+  "/etc/ssh/sshd_config 0600"
+  "/etc/crontab 0600"
+  "/etc/cron.d 0700"
+  "/etc/cron.hourly 0700"
+  "/etc/cron.daily 0700"
+  "/etc/cron.weekly 0700"
+  "/etc/cron.monthly 0700"
+)
+
+# ensure_mode PATH MODE: chmod PATH (if it exists) when its mode differs.
+ensure_mode() {
+  local path="$1" mode="$2" have
+  [[ -e "${path}" && ! -L "${path}" ]] || return 0
+  have="$(stat -c '%04a' -- "${path}")"
+  if [[ "${have}" != "${mode}" ]]; then
+    chmod -- "${mode}" "${path}"
+    ik_log "mode of ${path}: ${have} -> ${mode}"
+    ik_changed
+  fi
+}
+
+# private_homes: no access for "other" to the directories in /home (Lynis HOME-9304).
+private_homes() {
+  local dir have
+  for dir in /home/*/; do
+    dir="${dir%/}"
+    [[ -d "${dir}" && ! -L "${dir}" ]] || continue
+    have="$(stat -c '%a' -- "${dir}")"
+    if ((8#${have} & 8#007)); then
+      chmod o-rwx -- "${dir}"
+      ik_log "home ${dir}: no access for others (was ${have})"
+      ik_changed
+    fi
+  done
+}
+
 main() {
   ik_args "$@"
   ik_require_root
@@ -59,7 +99,12 @@ main() {
   ik_require_match SHA_ROUNDS '^[0-9]{4,7}$' "a number of rounds"
   ik_install_all_files || true
   login_defs "UMASK=${UMASK}" "PASS_MAX_DAYS=${PASS_MAX_DAYS}" "PASS_MIN_DAYS=${PASS_MIN_DAYS}" \
-    "SHA_CRYPT_MIN_ROUNDS=${SHA_ROUNDS}" "SHA_CRYPT_MAX_ROUNDS=${SHA_ROUNDS}"
+    "SHA_CRYPT_MIN_ROUNDS=${SHA_ROUNDS}" "SHA_CRYPT_MAX_ROUNDS=${SHA_ROUNDS}" "HOME_MODE=0750"
+  local entry
+  for entry in "${MODES[@]}"; do
+    ensure_mode "${entry% *}" "${entry#* }"
+  done
+  private_homes
   ik_done
 }
 

@@ -230,8 +230,9 @@ class SshHardening(Model):
     allow_tcp_forwarding: bool = False
     allow_agent_forwarding: bool = False
     x11_forwarding: bool = False
-    # Sessions per connection: an apply and Pulumi open one at a time (Lynis SSH-7408).
-    max_sessions: int = Field(default=2, ge=1, le=64)
+    # Sessions (channels) per connection. Not Lynis' 2: the Pulumi provider runs every step
+    # of a host as a channel on one pooled connection, several at once during a preview.
+    max_sessions: int = Field(default=10, ge=1, le=64)
     # Key exchange: the post-quantum hybrid only, plus the classical curve25519/DH set while
     # `classicalKexFallback` is on (see docs/hardening-audit.md for why it is on by default).
     # Setting `kexAlgorithms` replaces both.

@@ -137,9 +137,15 @@ def lab_session(name: str, tmp_path_factory: pytest.TempPathFactory,
         host.down()
 
 
+def session_stack(host: LabHost) -> Stack:
+    """The session host's stack: fail2ban may ban admin addresses here (ignoreAdminCidrs:
+    false), because the ATTACKER address must pass the firewall (an admin CIDR) to be banned."""
+    return lab_stack(host, hardening={"fail2ban": {"ignoreAdminCidrs": False}})
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with lab_session(HOST_NAME, tmp_path_factory) as env:
+    with lab_session(HOST_NAME, tmp_path_factory, session_stack) as env:
         yield env
 
 

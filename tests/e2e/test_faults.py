@@ -65,18 +65,18 @@ def test_cut_connection_then_rerun_converges(converged: Lab) -> None:
 
 
 def test_failing_step_is_named_and_nothing_after_it_runs(converged: Lab) -> None:
-    """Lock-out safety doubles as a failure test: a firewall that would drop us is refused."""
-    stack = lab_stack(converged.host, access={**lab_stack(converged.host).config.access.model_dump(by_alias=True),
-                                              "adminCidrs": ["192.0.2.0/24"]})
-    report = converged.apply("lockout", plan=build_plan(stack))
-    assert report.failed and report.failed.name == "firewall_ufw" and report.failed.status == "failed"
+    """A package apt cannot find fails the first step; nothing after it runs. (A firewall
+    that would lock us out used to be this test's failure; it is now refused before any
+    step: tests/e2e/test_recovery.py.)"""
+    stack = lab_stack(converged.host, hardening={"extraPackages": ["infrakit-no-such-package"]})
+    report = converged.apply("failing", plan=build_plan(stack))
+    assert report.failed and report.failed.name == "base_packages" and report.failed.status == "failed"
     assert report.failed.exit_code not in (None, 0)
-    names = [s.name for s in report.steps]
-    assert names[-1] == "firewall_ufw", "no step may run after the failing one"
-    errors = [line for line in converged.logs["lockout"] if line.startswith("  [firewall_ufw]") and "ERROR" in line]
-    assert any("192.0.2.0/24" in line or "admin" in line for line in errors), converged.logs["lockout"][-10:]
+    assert [s.name for s in report.steps] == ["base_packages"], "no step may run after the failing one"
+    errors = [line for line in converged.logs["failing"] if line.startswith("  [base_packages]") and "ERROR" in line]
+    assert any("infrakit-no-such-package" in line for line in errors), converged.logs["failing"][-10:]
     # the host is still reachable and unchanged
-    assert converged.apply("after-lockout").ok
+    assert converged.apply("after-failing").ok
 
 
 def _init(lab: Lab) -> int:

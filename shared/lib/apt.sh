@@ -105,10 +105,10 @@ ik__dpkg_repair() {
 }
 
 # ik__dpkg_interrupted: dpkg's journal has entries (/var/lib/dpkg/updates) or a package
-# is half installed or half configured (dpkg --audit).
+# is half installed, unpacked or half configured (what dpkg --audit reports; one grep).
 ik__dpkg_interrupted() {
   compgen -G '/var/lib/dpkg/updates/[0-9]*' >/dev/null && return 0
-  [[ -n "$(dpkg --audit 2>/dev/null)" ]]
+  grep -qE '^Status: [a-z]+ [a-z-]+ (half-installed|unpacked|half-configured)$' /var/lib/dpkg/status
 }
 
 ik__apt_get_install() {
@@ -128,24 +128,15 @@ ik_apt_install() {
   for pkg in "$@"; do
     [[ "${pkg}" =~ ${IK__PKG_RE} ]] || ik_die "bad package name '${pkg}'"
   done
-  # A journal left by an interrupted dpkg is checked on every call (no fork); dpkg --audit
-  # only when something is to be installed anyway.
-  if compgen -G '/var/lib/dpkg/updates/[0-9]*' >/dev/null; then
+  # Checked on every call, even when this step's packages are all installed: a killed
+  # run can leave a dependency half done, and every later apt-get would then fail.
+  if ik__dpkg_interrupted; then
     ik__dpkg_repair "${timeout}"
     ik_changed
   fi
   ik__missing_pkgs "$@"
   missing=("${IK__NAMES[@]}")
   ((${#missing[@]})) || return 0
-  if ik__dpkg_interrupted; then
-    ik__dpkg_repair "${timeout}"
-    ik__missing_pkgs "$@"
-    missing=("${IK__NAMES[@]}")
-    if ((${#missing[@]} == 0)); then
-      ik_changed
-      return 0
-    fi
-  fi
   ik_log "installing: ${missing[*]}"
   if ! ik__apt_lists_fresh; then
     ik__apt_update "${timeout}"

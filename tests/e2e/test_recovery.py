@@ -193,10 +193,12 @@ def sh(lab: Lab, script: str) -> None:
 
 
 def stop_failed(lab: Lab) -> None:
+    """SIGKILL the main process with restarts off: systemd records the unit as failed.
+    (`systemctl kill` also signals the cgroup, which the lab container refuses: EIO.)"""
     sh(
         lab,
         f"mkdir -p {DROPIN.rsplit('/', 1)[0]} && printf '[Service]\\nRestart=no\\n' > {DROPIN} "
-        f"&& systemctl daemon-reload && systemctl kill --signal=SIGKILL {UNIT}",
+        f"&& systemctl daemon-reload && kill -KILL $(systemctl show -p MainPID --value {UNIT})",
     )
 
 

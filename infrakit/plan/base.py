@@ -227,7 +227,7 @@ def firewall_ufw(config: StackConfig, ports: list[OpenPort]) -> Step:
             RenderedFile(
                 name="ssh-ratelimit.nft",
                 dest=SSH_RATELIMIT_FILE,
-                content=_tpl("hardening", "ssh-ratelimit.nft", ssh_port=config.access.ssh_port,
+                content=_tpl("hardening", "ssh-ratelimit.nft", ssh_ports=config.access.ssh_ports,
                              per_minute=ssh.new_connections_per_minute, burst=ssh.new_connections_burst),
             ),
             RenderedFile(

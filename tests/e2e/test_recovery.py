@@ -132,7 +132,7 @@ def test_converged_host_forwards_nothing_limits_ssh_and_has_its_security_updates
     assert converged.guest("sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "0"
     assert converged.guest("sysctl", "-n", "net.ipv6.conf.all.forwarding").stdout.strip() == "0"
     table = converged.guest("nft", "list", "table", "inet", "infrakit_ssh").stdout
-    assert "tcp dport 22 ct state new" in table and "limit rate over 60/minute burst 20 packets" in table
+    assert "ct state new" in table and "dport 22" in table and "limit rate over 60/minute burst 20 packets" in table
     assert converged.guest("systemctl", "is-enabled", "infrakit-ssh-ratelimit.service").stdout.strip() == "enabled"
     assert converged.guest("test", "-s", "/var/lib/infrakit/state/security-updates.first", check=False).returncode == 0
     pending = converged.guest(

@@ -166,3 +166,10 @@ def test_forwarding_sysctls_come_first() -> None:
     keys = [line.split(" = ")[0] for line in content.splitlines() if " = " in line]
     assert keys[:3] == ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv6.conf.default.forwarding"]
     assert keys[3:] == sorted(keys[3:])
+
+
+def test_ssh_rate_limit_covers_every_ssh_port(stack_values: StackFactory) -> None:
+    """During a port migration both ports are rate limited, as both are open."""
+    plan = build_plan(load_values(stack_values(access={"sshPort": 2222, "previousSshPort": 22})))
+    table = next(f.content for f in plan.step("firewall_ufw").step.files if f.name == "ssh-ratelimit.nft")
+    assert table.count("tcp dport { 2222, 22 } ct state new") == 2

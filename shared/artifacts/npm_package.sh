@@ -81,7 +81,9 @@ npm_ci() {
   local staging="$1" node_dir
   node_dir="$(dirname -- "${NODE_BIN}")"
   local -a flags=(ci --no-audit --no-fund --no-update-notifier --registry "${NPM_REGISTRY}"
-    --cache "${staging}/cache" --userconfig "${staging}/npmrc" --replace-registry-host always)
+    --cache "${staging}/cache" --userconfig "${staging}/npmrc" --replace-registry-host always
+    # A few retries for a flaky mirror, with bounded back-off (npm's default waits up to 60 s).
+    --fetch-retries 2 --fetch-retry-mintimeout 2000 --fetch-retry-maxtimeout 10000)
   if [[ "${NPM_IGNORE_SCRIPTS}" == 1 ]]; then
     flags+=(--ignore-scripts)
   fi

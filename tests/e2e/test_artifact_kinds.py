@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from adapters import registry
 from infrakit.apply.executor import ApplyReport
 from infrakit.artifacts import pinned
 from infrakit.artifacts.apt import AptPackage, apt_step
@@ -36,9 +37,10 @@ from infrakit.artifacts.lock import LockEntry
 from infrakit.artifacts.manifest import ArtifactSpec
 from infrakit.artifacts.npm import NpmPackage, npm_step
 from infrakit.artifacts.oci import OciImage, oci_step
-from infrakit.plan import HostPlan
+from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.model import Step, plan_steps
-from tests.e2e.conftest import Lab, lab_session
+from tests.adapters.example import ADAPTER as EXAMPLE
+from tests.e2e.conftest import Lab, lab_session, lab_stack
 from tests.infrakit.artifacts.aptrepo import PACKAGE, Keys, build_deb, build_repo
 from tests.infrakit.artifacts.ocilayout import PORT as OCI_PORT
 from tests.infrakit.artifacts.ocilayout import build_image, corrupt_a_layer
@@ -479,3 +481,25 @@ def test_npm_upgrade_then_refused_downgrade(kinds: KindsLab, npm_mirror: NpmMirr
     refused = kinds.apply("npm_downgrade", npm_step(npm_pkg(npm_mirror, "7.6.0")))
     assert not refused.ok and "downgrade refused" in kinds.log("npm_downgrade")
     assert npm_current(kinds) == "7.6.3"
+
+
+# ------------------------------------------------------------ example chain ---
+
+
+def test_example_chain_installs_its_client_from_the_signed_repository(
+    kinds: KindsLab, apt_repo: AptRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TEST-ONLY `example` adapter (a folder + one registry line), applied as a whole
+    plan: its client comes from the signed repository through core's apt kind."""
+    monkeypatch.setitem(registry.ADAPTERS, EXAMPLE.name, EXAMPLE)
+    client = apt_pkg(kinds, apt_repo, "1.0.1", "apt-next").model_dump(by_alias=True) | {"repo": "example"}
+    stack = lab_stack(kinds.lab.host, chain="example", role="node", network="devnet", chainSettings={"client": client})
+    plan = build_plan(stack)
+    start = time.monotonic()
+    report = kinds.lab.apply("example_chain", plan)
+    SECONDS["example_chain_full_plan"] = round(time.monotonic() - start, 1)
+    assert report.ok, "\n".join(kinds.lab.logs["example_chain"][-60:])
+    assert installed(kinds) == ("1.0.1", PACKAGE)
+    assert "Signed-By: /etc/apt/keyrings/infrakit-example.asc" in kinds.sh(
+        "cat /etc/apt/sources.list.d/infrakit-example.sources"
+    )

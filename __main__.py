@@ -2,6 +2,7 @@
 
 import pulumi
 
+from adapters.registry import REGISTRY
 from components import tune_gc
 from components.node import ChainNode
 from infrakit.config import ConfigError, load
@@ -12,7 +13,7 @@ from infrakit.plan import build_plan
 require_engine()
 tune_gc()
 try:
-    stack = load(from_pulumi_engine())
+    stack = load(from_pulumi_engine(), REGISTRY)
 except ConfigError as exc:
     raise pulumi.RunError(str(exc)) from None
 

@@ -1,40 +1,25 @@
-"""The one place a chain is registered. Adding a chain = a folder + one line here."""
+"""The one place a chain is registered. Adding a chain = a folder + one line in ADAPTERS.
+
+This module is also where the entry points get the chains: the `infrakit` command
+(`main`, the console script in pyproject.toml) and the Pulumi program (`__main__.py`) read
+REGISTRY and pass it to core (`infrakit.config.load`); core never imports `adapters/`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-from adapters.base import Adapter
 from adapters.ethereum import ADAPTER as ETHEREUM
 from adapters.monad import ADAPTER as MONAD
 from adapters.none import ADAPTER as NONE
+from infrakit.chain import Registry
 
-if TYPE_CHECKING:
-    from infrakit.config.models import StackConfig
-
-ADAPTERS: dict[str, Adapter] = {a.name: a for a in (NONE, ETHEREUM, MONAD)}
-
-
-def get(chain: str) -> Adapter:
-    return ADAPTERS[chain]
+ADAPTERS = (NONE, ETHEREUM, MONAD)
+REGISTRY = Registry(ADAPTERS)
 
 
-def validate(config: StackConfig) -> list[tuple[str, str]]:
-    """Chain, role and network checks, then the adapter's own checks."""
-    adapter = ADAPTERS.get(config.chain)
-    if adapter is None:
-        known = ", ".join(sorted(ADAPTERS))
-        return [("infrakit:chain", f"unknown chain {config.chain!r} (expected one of: {known})")]
-    problems: list[tuple[str, str]] = []
-    if config.role not in adapter.roles:
-        roles = ", ".join(adapter.roles)
-        problems.append(
-            ("infrakit:role", f"chain {adapter.name!r} has no role {config.role!r} (expected one of: {roles})")
-        )
-    if config.network not in adapter.networks:
-        networks = ", ".join(adapter.networks)
-        problems.append(
-            ("infrakit:network",
-             f"chain {adapter.name!r} has no network {config.network!r} (expected one of: {networks})")
-        )
-    return problems + adapter.validate(config)
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `infrakit` command with the registered chains."""
+    from infrakit.cli import main as cli_main  # noqa: PLC0415 - the CLI's imports load only for the CLI
+
+    return cli_main(argv, chains=REGISTRY)

@@ -49,7 +49,8 @@ class CountingMocks(pulumi.runtime.Mocks):
 
 def evaluate_fleet(n: int, bundle_cache: Path) -> dict[str, Any]:
     start = time.perf_counter()
-    from components import host_setup, tune_gc  # noqa: PLC0415 - import time is part of the evaluation
+    from adapters.registry import REGISTRY  # noqa: PLC0415 - import time is part of the evaluation
+    from components import host_setup, tune_gc  # noqa: PLC0415
     from components.node import ChainNode  # noqa: PLC0415
     from infrakit.config import RawConfig, load, read_stack_file  # noqa: PLC0415
     from infrakit.plan import build_plan  # noqa: PLC0415
@@ -65,7 +66,7 @@ def evaluate_fleet(n: int, bundle_cache: Path) -> dict[str, Any]:
     @pulumi.runtime.test
     def program() -> None:
         for i in range(n):
-            stack = load(RawConfig(f"fleet-{i:04d}", copy.deepcopy(base)))
+            stack = load(RawConfig(f"fleet-{i:04d}", copy.deepcopy(base)), REGISTRY)
             node = ChainNode(stack.name, stack, build_plan(stack))
             nodes.append(node)
             pulumi.export(f"{stack.name}-address", node.address)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters.registry import REGISTRY
 from infrakit.config import list_stacks, load_stack
 from infrakit.plan import build_plan
 from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
@@ -19,7 +20,7 @@ CLI_TIMEOUT = 120.0
 
 def cli_seconds(stack: str, out: Path) -> float:
     """Wall time of `infrakit render STACK --out OUT` in a fresh interpreter (imports included)."""
-    argv = [sys.executable, "-m", "infrakit", "render", stack, "--out", str(out)]
+    argv = [str(Path(sys.executable).parent / "infrakit"), "render", stack, "--out", str(out)]
     start = time.perf_counter()
     subprocess.run(argv, cwd=PROJECT_ROOT, check=True, capture_output=True, timeout=CLI_TIMEOUT)
     return time.perf_counter() - start
@@ -28,7 +29,7 @@ def cli_seconds(stack: str, out: Path) -> float:
 def in_process(stack: str, out: Path) -> dict[str, float | int]:
     """What render does after the imports: load+plan, then the bundle tree and its digest."""
     start = time.perf_counter()
-    plan = build_plan(load_stack(stack))
+    plan = build_plan(load_stack(stack, REGISTRY))
     planned = time.perf_counter()
     entries = bundle_entries(plan)
     write_tree(entries, out)

@@ -151,7 +151,7 @@ def render_table(r: dict[str, Any], base: dict[str, Any]) -> list[str]:
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "CLI wall: a fresh `python -m infrakit render` process (interpreter start and imports "
+        "CLI wall: a fresh `infrakit render` process (interpreter start and imports "
         "included); in-process: load + plan + bundle tree + digest after the imports.",
         "",
     ]

@@ -33,7 +33,7 @@ class HcloudHost(pulumi.ComponentResource):
         super().__init__("infrakit:host:HcloudHost", name, None, opts)
         target = config.host
         assert isinstance(target, HcloudTarget)
-        protected = config.protected
+        protected = plan.protected
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(parent=self, protect=protected)
         labels = {"managed-by": "infrakit", "stack": plan.stack, "chain": plan.chain, "role": plan.role,

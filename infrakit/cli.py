@@ -12,6 +12,7 @@ from pathlib import Path
 
 from infrakit.apply.cli import add_parser as add_apply
 from infrakit.artifacts.cli import add_parser as add_lock
+from infrakit.chain import Registry
 from infrakit.config import ConfigError, list_stacks, load_stack
 from infrakit.config.secrets import SECRET_KEYS
 from infrakit.day2.cli import add_parsers as add_day2
@@ -31,7 +32,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for name in stacks:
         try:
-            stack = load_stack(name)
+            stack = load_stack(name, args.chains)
             plan = build_plan(stack)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
@@ -51,7 +52,7 @@ def warn_blockers(plan: HostPlan) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    plan = build_plan(load_stack(args.stack))
+    plan = build_plan(load_stack(args.stack, args.chains))
     warn_blockers(plan)
     project = current()
     out = Path(args.out) if args.out else project.out_dir / args.stack
@@ -65,7 +66,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    plan = build_plan(load_stack(args.stack))
+    plan = build_plan(load_stack(args.stack, args.chains))
     warn_blockers(plan)
     print(f"stack {plan.stack}: chain={plan.chain} role={plan.role} network={plan.network} plan={plan.plan_hash[:16]}")
     print(f"\n{'#':>2}  {'step':<22} {'hash':<12}  {'script':<44} secrets  description")
@@ -117,7 +118,9 @@ def _optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     add_preview_comment(sub)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, chains: Registry) -> int:
+    """The command line; `chains` are the registered chain adapters (the console script,
+    `adapters/registry.py:main`, passes them: core never imports adapters/)."""
     words = list(sys.argv[1:] if argv is None else argv)
     remote: list[str] = []
     if "--" in words:  # `infrakit ssh STACK -- COMMAND...`: argparse mishandles -- after a subcommand
@@ -128,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if remote and args.command != "ssh":
         parser.error("`-- COMMAND` is only for `infrakit ssh`")
     args.remote_command = remote
+    args.chains = chains
     handler: Handler = args.func
     try:
         if args.command not in NO_PROJECT_COMMANDS:

@@ -37,7 +37,8 @@ def policy_facts(stack: Stack, plan: HostPlan) -> dict[str, Any]:
         "role": plan.role,
         "network": plan.network,
         "target": "hcloud" if isinstance(config.host, HcloudTarget) else "existing",
-        "protected": config.protected,
+        "protected": plan.protected,
+        "holdsKeys": plan.holds_keys,
         "sshPort": plan.ssh_port,
         "hostFirewall": [
             {"protocol": r.protocol, "port": r.port, "sources": list(r.sources), "purpose": r.purpose}

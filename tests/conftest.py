@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import RawConfig, Stack, load, read_stack_file
 
 StackFactory = Callable[..., dict[str, Any]]
@@ -39,7 +40,7 @@ def stack_values() -> StackFactory:
 
 
 def load_values(values: dict[str, Any], stack: str = "test", secure: frozenset[str] = frozenset()) -> Stack:
-    return load(RawConfig(stack, values, secure))
+    return load(RawConfig(stack, values, secure), REGISTRY)
 
 
 def gpg_agents_under(root: Path) -> list[tuple[int, Path]]:

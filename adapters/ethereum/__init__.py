@@ -7,11 +7,10 @@ file (`versions.toml` -> `infrakit lock` -> `artifacts.lock.toml`). See runbooks
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel
 
-from adapters.base import AdapterParts
 from adapters.ethereum import artifacts as arts
 from adapters.ethereum import forks
 from adapters.ethereum.networks import NETWORKS, RETIRED
@@ -19,7 +18,7 @@ from adapters.ethereum.plan import build
 from adapters.ethereum.settings import EthereumSettings
 from infrakit.artifacts.lock import LockError
 from infrakit.artifacts.manifest import ManifestError
-from infrakit.config.errors import problems_from_validation
+from infrakit.chain import ChainAdapter, ChainParts, Problem, Role
 
 if TYPE_CHECKING:
     from infrakit.config.loader import Stack
@@ -57,28 +56,22 @@ def client_problems(network: str, role: str, settings: EthereumSettings) -> list
     return problems
 
 
-def _rekey(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Pydantic reports keys relative to chainSettings; name them from the stack's root."""
-    out = []
-    for key, message in problems:
-        rest = key.removeprefix("infrakit:").removeprefix("<root>")
-        out.append((f"{KEY}.{rest}" if rest else KEY, message))
-    return out
+class Ethereum(ChainAdapter[EthereumSettings]):
+    name: ClassVar[str] = "ethereum"
+    roles: ClassVar[tuple[Role, ...]] = (
+        Role(name="node", summary="execution + consensus (beacon) node"),
+        Role(name="validator", holds_keys=True,
+             summary="node + validator client (+ MEV-boost); holds validator signing keys"),
+    )
+    networks: ClassVar[tuple[str, ...]] = NETWORKS
+    settings_model: ClassVar[type[BaseModel] | None] = EthereumSettings
+    runbook: ClassVar[str | None] = "runbooks/ethereum.md"
 
-
-class Ethereum:
-    name: str = "ethereum"
-    roles: tuple[str, ...] = ("node", "validator")
-    networks: tuple[str, ...] = NETWORKS
-
-    def validate(self, config: StackConfig) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
+    def check(self, config: StackConfig, settings: EthereumSettings | None) -> list[Problem]:
+        problems: list[Problem] = []
         if config.network in RETIRED:
             problems.append(("infrakit:network", RETIRED[config.network]))
-        try:
-            settings = EthereumSettings.model_validate(config.chain_settings)
-        except ValidationError as exc:
-            return problems + _rekey(problems_from_validation(exc))
+        assert settings is not None  # the registry validated them with settings_model
         if config.role == "validator":
             if settings.validator is None:
                 problems.append((f"{KEY}.validator", "role validator needs validator.feeRecipient (an EIP-55 "
@@ -105,8 +98,8 @@ class Ethereum:
             problems.append((f"{KEY}.artifacts.lockFile", f"{arts.lock_path(settings)} does not exist"))
         return problems
 
-    def parts(self, stack: Stack) -> AdapterParts:
-        return build(stack)
+    def parts(self, stack: Stack) -> ChainParts:
+        return build(stack, self.settings(stack))
 
 
 ADAPTER = Ethereum()

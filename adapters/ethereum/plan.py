@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from adapters.base import AdapterParts
 from adapters.ethereum import artifacts as arts
 from adapters.ethereum import forks
 from adapters.ethereum.clients import (
@@ -30,6 +29,7 @@ from adapters.ethereum.networks import BY_NAME
 from adapters.ethereum.settings import EthereumSettings
 from adapters.ethereum.units import render_unit
 from infrakit.artifacts import pinned
+from infrakit.chain import ChainParts
 from infrakit.config.loader import Stack
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
 from infrakit.plan.monitoring import eth_head_check, eth_peers_check, eth_sync_check
@@ -42,10 +42,6 @@ GENESIS_VALIDATORS_ROOT = {
     "hoodi": "0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f",
     "sepolia": "0xd8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078",
 }
-
-
-def settings_of(stack: Stack) -> EthereumSettings:
-    return EthereumSettings.model_validate(stack.config.chain_settings)
 
 
 def context(stack: Stack, settings: EthereumSettings) -> Ctx:
@@ -190,9 +186,8 @@ def health_checks(parts: list[Component], validator_enabled: bool) -> list[Healt
     return checks
 
 
-def build(stack: Stack) -> AdapterParts:
+def build(stack: Stack, settings: EthereumSettings) -> ChainParts:
     network = stack.config.network
-    settings = settings_of(stack)
     ctx = context(stack, settings)
     parts = components(stack, settings, ctx)
     names = list(dict.fromkeys(name for c in parts for name in c.artifacts))
@@ -242,9 +237,10 @@ def build(stack: Stack) -> AdapterParts:
         warnings.append(f"stack '{stack.name}': infrakit:chainSettings.mevBoost: Glamsterdam (ePBS, EIP-7732) is "
                         f"scheduled on {network} at {scheduled.at}; from then on the beacon node takes builder bids "
                         "itself and mev-boost is no longer called: set mevBoost.enabled: false after the fork")
-    return AdapterParts(steps=steps, ports=ports(stack, settings, ctx), services=services,
-                        health_checks=health_checks(parts, validator_enabled), packages=("unzip",),
-                        blockers=blockers, warnings=warnings, data_dirs=[d for c in parts if (d := c.data_dir)])
+    return ChainParts(steps=steps, ports=ports(stack, settings, ctx), services=services,
+                      health_checks=health_checks(parts, validator_enabled), packages=("unzip",),
+                      blockers=blockers, warnings=warnings, data_dirs=[d for c in parts if (d := c.data_dir)],
+                      smoke_test="eth_smoke")
 
 
 def volume_steps(stack: Stack) -> list[Step]:

@@ -5,14 +5,13 @@ fact was read: adapters/monad/SOURCES.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel
 
-from adapters.base import AdapterParts
 from adapters.monad.plan import SECRET, base_config, build
 from adapters.monad.settings import MonadSettings
-from infrakit.config.errors import problems_from_validation
+from infrakit.chain import ChainAdapter, ChainParts, Problem, Role
 from infrakit.config.models import HcloudTarget
 
 if TYPE_CHECKING:
@@ -27,38 +26,31 @@ HCLOUD_REFUSED = (
 )
 
 
-def _rekey(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Pydantic reports keys relative to chainSettings; name them from the stack's root."""
-    out = []
-    for key, message in problems:
-        rest = key.removeprefix("infrakit:").removeprefix("<root>")
-        out.append((f"{KEY}.{rest}" if rest else KEY, message))
-    return out
-
-
-class Monad:
-    name: str = "monad"
-    roles: tuple[str, ...] = ("fullnode", "validator")
-    networks: tuple[str, ...] = ("testnet", "mainnet")
+class Monad(ChainAdapter[MonadSettings]):
+    name: ClassVar[str] = "monad"
+    roles: ClassVar[tuple[Role, ...]] = (
+        Role(name="fullnode", summary="a Monad full node"),
+        Role(name="validator", holds_keys=True, summary="a Monad validator; holds its secp/BLS keystores"),
+    )
+    networks: ClassVar[tuple[str, ...]] = ("testnet", "mainnet")
+    settings_model: ClassVar[type[BaseModel] | None] = MonadSettings
+    runbook: ClassVar[str | None] = "runbooks/monad.md"
     # The keystore password: from `pulumi config set --secret monadKeystorePassword`, on stdin.
     secrets: tuple[str, ...] = (SECRET,)
 
-    def validate(self, config: StackConfig) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
+    def check(self, config: StackConfig, settings: MonadSettings | None) -> list[Problem]:
+        problems: list[Problem] = []
         if isinstance(config.host, HcloudTarget):
             problems.append(("infrakit:host.target", HCLOUD_REFUSED))
-        try:
-            settings = MonadSettings.model_validate(config.chain_settings)
-        except ValidationError as exc:
-            return problems + _rekey(problems_from_validation(exc))
+        assert settings is not None  # the registry validated them with settings_model
         if settings.node_config_base is not None:
             _, problem = base_config(settings)
             if problem:
                 problems.append((f"{KEY}.nodeConfigBase", problem))
         return problems
 
-    def parts(self, stack: Stack) -> AdapterParts:
-        return build(stack)
+    def parts(self, stack: Stack) -> ChainParts:
+        return build(stack, self.settings(stack))
 
 
 ADAPTER = Monad()

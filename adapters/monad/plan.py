@@ -12,9 +12,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from adapters.base import AdapterParts
 from adapters.monad.settings import MonadSettings
 from infrakit.artifacts.apt import AptPackage, apt_step
+from infrakit.chain import ChainParts
 from infrakit.config.loader import Stack
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
 from infrakit.plan.monitoring import eth_sync_check
@@ -43,10 +43,6 @@ PRIVATE_PORTS = (
     OpenPort(port=8888, protocol="tcp", exposure="private", purpose="otelcol internal metrics"),
     OpenPort(port=8889, protocol="tcp", exposure="private", purpose="otelcol Prometheus exporter"),
 )
-
-
-def settings_of(stack: Stack) -> MonadSettings:
-    return MonadSettings.model_validate(stack.config.chain_settings)
 
 
 def key_path(settings: MonadSettings) -> Path:
@@ -228,8 +224,7 @@ def health_checks() -> list[HealthCheck]:
     return checks
 
 
-def build(stack: Stack) -> AdapterParts:
-    settings = settings_of(stack)
+def build(stack: Stack, settings: MonadSettings) -> ChainParts:
     pkg, blocker = package(stack, settings)
     blockers = [blocker] if blocker else []
     base, problem = base_config(settings)
@@ -242,7 +237,7 @@ def build(stack: Stack) -> AdapterParts:
             f"INFRAKIT_SECRET_{SECRET.upper()})"
         )
     services = [Service(name=unit.removesuffix(".service"), unit=unit) for unit in SERVICES]
-    return AdapterParts(
+    return ChainParts(
         steps=steps(stack, settings, pkg, base),
         ports=[*PUBLIC_PORTS, *PRIVATE_PORTS],
         services=services,
@@ -250,4 +245,5 @@ def build(stack: Stack) -> AdapterParts:
         packages=("parted", "nvme-cli"),
         data_dirs=["/var/lib/monad"],
         blockers=blockers,
+        smoke_test="monad_smoke",
     )

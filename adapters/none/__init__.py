@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from adapters.base import AdapterParts
+from pydantic import BaseModel
+
+from infrakit.chain import ChainAdapter, ChainParts, Role
 
 if TYPE_CHECKING:
     from infrakit.config.loader import Stack
-    from infrakit.config.models import StackConfig
 
 
-class NoChain:
-    name: str = "none"
-    roles: tuple[str, ...] = ("host",)
-    networks: tuple[str, ...] = ("none",)
+class NoChain(ChainAdapter[BaseModel]):  # settings_model None: takes no chainSettings
+    name: ClassVar[str] = "none"
+    roles: ClassVar[tuple[Role, ...]] = (Role(name="host", summary="a hardened, monitored host"),)
+    networks: ClassVar[tuple[str, ...]] = ("none",)
+    runbook: ClassVar[str | None] = "runbooks/hardened-host.md"
 
-    def validate(self, config: StackConfig) -> list[tuple[str, str]]:
-        if config.chain_settings:
-            return [("infrakit:chainSettings", "chain 'none' takes no chain settings")]
-        return []
-
-    def parts(self, stack: Stack) -> AdapterParts:
-        return AdapterParts()
+    def parts(self, stack: Stack) -> ChainParts:
+        return ChainParts()
 
 
 ADAPTER = NoChain()

@@ -82,7 +82,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     from infrakit.apply.progress import Presenter, new_log_path, open_log  # noqa: PLC0415
 
-    stack = load_stack_with(args.stack, host=args.host, admin_cidrs=args.admin_cidr)
+    stack = load_stack_with(args.stack, args.chains, host=args.host, admin_cidrs=args.admin_cidr)
     plan = build_plan(stack)
     secrets = secrets_from_environment(stack)
     only = set(args.only.split(",")) if args.only else None

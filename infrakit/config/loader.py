@@ -10,10 +10,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from infrakit.config import values
 from infrakit.config.errors import NAMESPACE, ConfigError, problems_from_validation
@@ -21,6 +21,10 @@ from infrakit.config.models import StackConfig
 from infrakit.config.published_keys import published_key_problems
 from infrakit.config.secrets import SECRET_KEYS, SecretRef
 from infrakit.project import current
+
+if TYPE_CHECKING:
+    from infrakit.chain.contract import AnyAdapter
+    from infrakit.chain.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,25 @@ class RawConfig:
 
 @dataclass(frozen=True)
 class Stack:
-    """A validated stack: its name, its config, and the secrets it sets (names only)."""
+    """A validated stack: its name, its config, its chain's adapter with the validated
+    `chainSettings` (None when the chain takes none), and the secrets it sets (names only)."""
 
     name: str
     config: StackConfig
+    adapter: AnyAdapter
+    settings: BaseModel | None = None
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
+
+    @property
+    def holds_keys(self) -> bool:
+        """The stack's role holds keys that must never be lost or run twice (the adapter says)."""
+        return self.adapter.role(self.config.role).holds_keys
+
+    @property
+    def protected(self) -> bool:
+        """Delete/rebuild protection: `host.protection` if set, else on for key-holding roles."""
+        explicit = self.config.host.protection
+        return self.holds_keys if explicit is None else explicit
 
 
 def _stacks_dir(stacks_dir: Path | None) -> Path:
@@ -164,11 +182,11 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def load(raw: RawConfig) -> Stack:
-    """Validate raw config into a Stack, or raise ConfigError naming every bad key."""
-    # Adapters build plan parts, and the plan imports config: import here to avoid a cycle.
-    from adapters import registry  # noqa: PLC0415
+def load(raw: RawConfig, chains: Registry) -> Stack:
+    """Validate raw config into a Stack, or raise ConfigError naming every bad key.
 
+    `chains` are the registered chain adapters: the entry point passes them in (core never
+    imports `adapters/`)."""
     try:
         values.stack_name(raw.stack)
     except ValueError as exc:
@@ -183,19 +201,22 @@ def load(raw: RawConfig) -> Stack:
         problems.append((f"{NAMESPACE}:{key}", f"unknown secret key (known: {', '.join(sorted(SECRET_KEYS))})"))
     plain = {k: v for k, v in raw.values.items() if k not in SECRET_KEYS}
     config: StackConfig | None = None
+    adapter: AnyAdapter | None = None
+    settings: BaseModel | None = None
     try:
         config = StackConfig.model_validate(plain)
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc))
     if config is not None:
-        problems.extend(registry.validate(config))
+        adapter, settings, chain_problems = chains.resolve(config)
+        problems.extend(chain_problems)
         problems.extend(published_key_problems(config))
     if problems:
         raise ConfigError(raw.stack, problems)
-    assert config is not None
+    assert config is not None and adapter is not None
     secrets = {key: SecretRef(key) for key in sorted(raw.secure & SECRET_KEYS.keys())}
-    return Stack(raw.stack, config, secrets)
+    return Stack(raw.stack, config, adapter, settings, secrets)
 
 
-def load_stack(stack: str, stacks_dir: Path | None = None) -> Stack:
-    return load(read_stack_file(stack, stacks_dir))
+def load_stack(stack: str, chains: Registry, stacks_dir: Path | None = None) -> Stack:
+    return load(read_stack_file(stack, stacks_dir), chains)

@@ -2,8 +2,8 @@
 
 One stack = one chain + one role on one host. Keys are camelCase, as in any Pulumi
 config; every model forbids unknown keys so a typo is an error, not a silent default.
-Chain-specific validation (roles, networks, chain settings) lives in the adapter registry
-(`adapters/`), which `infrakit.config.loader` consults after these models parse.
+Chain-specific validation (roles, networks, chain settings) is the chain adapter's (see
+infrakit.chain), which `infrakit.config.loader` consults after these models parse.
 """
 
 from __future__ import annotations
@@ -327,16 +327,6 @@ class StackConfig(Model):
     monitoring: MonitoringConfig = MonitoringConfig()
     web: WebConfig = WebConfig()
     chain_settings: dict[str, object] = {}
-
-    @property
-    def validator_like(self) -> bool:
-        """Roles that hold keys that must never be lost or run twice."""
-        return "validator" in self.role
-
-    @property
-    def protected(self) -> bool:
-        explicit = self.host.protection
-        return self.validator_like if explicit is None else explicit
 
     @property
     def ssh_user(self) -> str:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infrakit.config.loader import RawConfig, Stack, load, read_stack_file
+
+if TYPE_CHECKING:
+    from infrakit.chain.registry import Registry
 
 
 def host_address(spec: str) -> str:
@@ -34,6 +37,8 @@ def with_overrides(raw: RawConfig, *, host: str | None = None, admin_cidrs: Sequ
     return RawConfig(raw.stack, values, raw.secure)
 
 
-def load_stack_with(name: str, *, host: str | None = None, admin_cidrs: Sequence[str] | None = None) -> Stack:
+def load_stack_with(
+    name: str, chains: Registry, *, host: str | None = None, admin_cidrs: Sequence[str] | None = None
+) -> Stack:
     """The stack `name` of the current project, with the overrides applied, validated."""
-    return load(with_overrides(read_stack_file(name), host=host, admin_cidrs=admin_cidrs))
+    return load(with_overrides(read_stack_file(name), host=host, admin_cidrs=admin_cidrs), chains)

@@ -29,7 +29,7 @@ JOURNAL_LINES = 200
 
 
 def _login(args: argparse.Namespace) -> tuple[Stack, Login]:
-    stack = load_stack_with(args.stack, host=args.host)
+    stack = load_stack_with(args.stack, args.chains, host=args.host)
     return stack, login_for(stack, host=args.host, identity=args.identity, known_hosts=args.known_hosts)
 
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from adapters import registry
-from infrakit.config.loader import Stack
+from typing import TYPE_CHECKING
+
+from infrakit.config.errors import ConfigError
 from infrakit.plan.base import BASE_PACKAGES, base_steps
 from infrakit.plan.model import HealthCheck, HostPlan, plan_steps
 from infrakit.plan.monitoring import monitoring_parts
 from infrakit.plan.web import web_parts
 
+if TYPE_CHECKING:
+    from infrakit.chain.contract import ChainParts
+    from infrakit.config.loader import Stack
+
 
 def build_plan(stack: Stack) -> HostPlan:
+    """The stack's plan; its chain's part comes from the adapter the loader resolved."""
     config = stack.config
-    parts = registry.get(config.chain).parts(stack)
+    parts = stack.adapter.parts(stack)
+    _check_parts(stack, parts)
     checks = [
         HealthCheck(name="sshd", kind="systemd", target="ssh.service"),
         HealthCheck(name="chrony", kind="systemd", target="chrony.service"),
@@ -33,6 +40,8 @@ def build_plan(stack: Stack) -> HostPlan:
         chain=config.chain,
         role=config.role,
         network=config.network,
+        holds_keys=stack.holds_keys,
+        protected=stack.protected,
         ssh_port=config.access.ssh_port,
         previous_ssh_port=config.access.previous_ssh_port,
         admin_cidrs=tuple(config.access.admin_cidrs),
@@ -42,4 +51,15 @@ def build_plan(stack: Stack) -> HostPlan:
         health_checks=tuple(checks),
         blockers=tuple(parts.blockers),
         warnings=tuple(parts.warnings),
+        smoke_test=parts.smoke_test,
     )
+
+
+def _check_parts(stack: Stack, parts: ChainParts) -> None:
+    """What the contract promises and a type cannot say: the smoke test is one of the chain's steps."""
+    names = [step.name for step in parts.steps]
+    if parts.smoke_test is not None and parts.smoke_test not in names:
+        raise ConfigError(
+            stack.name,
+            [(f"chain {stack.adapter.name}", f"smoke test {parts.smoke_test!r} is not one of its steps ({names})")],
+        )

@@ -125,6 +125,10 @@ class HostPlan(PlanModel):
     chain: str
     role: str
     network: str
+    # The role holds keys that must never be lost or run twice (its adapter says so).
+    holds_keys: bool = False
+    # Delete/rebuild protection of the host (`host.protection`, else holds_keys).
+    protected: bool = False
     ssh_port: int
     admin_cidrs: tuple[str, ...]
     steps: tuple[PlannedStep, ...]
@@ -135,6 +139,8 @@ class HostPlan(PlanModel):
     blockers: tuple[str, ...] = ()
     # Worth an operator's attention but not a reason to refuse (shown by validate/plan/render).
     warnings: tuple[str, ...] = ()
+    # The chain's step that proves the node works after a converge (None: the chain has none).
+    smoke_test: str | None = None
     # During an SSH port migration (access.previousSshPort): the port sshd also keeps.
     previous_ssh_port: int | None = None
 

@@ -16,11 +16,11 @@ import json
 import posixpath
 from collections.abc import Sequence
 
-from adapters.base import AdapterParts
 from infrakit.config.errors import ConfigError
 from infrakit.config.loader import Stack
 from infrakit.config.monitoring import CheckConfig, MonitoringConfig
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
+from infrakit.plan.parts import PlanParts
 from infrakit.plan.sources import LIB_DIR as SOURCES_LIB_DIR
 from infrakit.plan.sources import source_bytes, sourced_files
 from infrakit.plan.templates import render
@@ -188,7 +188,7 @@ def units_step(stack: Stack, monitoring: Step) -> Step:
 
 
 def monitoring_parts(stack: Stack, checks: Sequence[HealthCheck], services: Sequence[Service],
-                     packages: Sequence[str], data_dirs: Sequence[str] = ()) -> AdapterParts:
+                     packages: Sequence[str], data_dirs: Sequence[str] = ()) -> PlanParts:
     """Steps, private ports, services and own checks of the monitoring tier (empty when off).
 
     `checks` are every other check of the plan; `services` the adapter's and the web tier's;
@@ -197,7 +197,7 @@ def monitoring_parts(stack: Stack, checks: Sequence[HealthCheck], services: Sequ
     """
     mon = stack.config.monitoring
     if not mon.enabled:
-        return AdapterParts()
+        return PlanParts()
     own_checks = [HealthCheck(name="status_server", kind="systemd", target=STATUS_UNIT)]
     own_services = [Service(name="status-server", unit=STATUS_UNIT), Service(name="uptime-probe", unit=PROBE_TIMER)]
     ports = [OpenPort(port=mon.status_port, protocol="tcp", exposure="private", purpose="status server")]
@@ -222,7 +222,7 @@ def monitoring_parts(stack: Stack, checks: Sequence[HealthCheck], services: Sequ
                     *(["prometheus-node-exporter"] if mon.node_exporter else [])]
     mon_step = monitoring_step(stack, all_checks, units, all_packages, data_dirs)
     steps += [mon_step, units_step(stack, mon_step)]
-    return AdapterParts(steps=steps, ports=ports, services=own_services,
+    return PlanParts(steps=steps, ports=ports, services=own_services,
                         health_checks=[*own_checks, *(_from_config(c) for c in mon.checks)])
 
 

@@ -8,11 +8,11 @@ basic-auth hash is the secret `webBasicAuthHash`, sent to the step on stdin.
 
 from __future__ import annotations
 
-from adapters.base import AdapterParts
 from infrakit.config.errors import ConfigError
 from infrakit.config.loader import Stack
 from infrakit.config.web import WebConfig
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
+from infrakit.plan.parts import PlanParts
 from infrakit.plan.templates import render
 
 WEBROOT = "/var/www/infrakit-acme"
@@ -184,16 +184,16 @@ def cert_check(domain: str) -> HealthCheck:
     return HealthCheck(name="tls_certificate", kind="command", target=command)
 
 
-def web_parts(stack: Stack) -> AdapterParts:
+def web_parts(stack: Stack) -> PlanParts:
     """Steps, public ports 80/443, the proxy service and its checks (empty when the tier is off)."""
     web = stack.config.web
     if not web.enabled:
-        return AdapterParts()
+        return PlanParts()
     assert web.domain
     unit = f"{web.server}.service"
     steps = nginx_steps(stack) if web.server == "nginx" else caddy_steps(stack)
     packages = ("nginx", "certbot") if web.server == "nginx" else ("caddy",)
-    return AdapterParts(
+    return PlanParts(
         steps=steps,
         ports=[
             OpenPort(port=80, protocol="tcp", exposure="public", purpose="http acme and redirect"),

@@ -5,8 +5,8 @@
 Renders each stack at both commits (each with its own code), writes the Markdown comment, and
 optionally the JSON list of affected stacks (render changed, stack file changed, added, failed,
 or the Pulumi program itself changed), which the pull-request workflow uses as its preview
-matrix, and the deploy groups (affected stacks present at the head, split by role: validator
-roles need a manual approval). Exit 0, or 1 when a stack fails to render at the head (the
+matrix, and the deploy groups (affected stacks present at the head, split by role: roles that
+hold keys need a manual approval). Exit 0, or 1 when a stack fails to render at the head (the
 comment says which and why), 2 on a bad revision or repository.
 """
 
@@ -19,11 +19,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from infrakit.chain import Registry
 from infrakit.review import snapshot
 from infrakit.review.comment import MAX_CHARS, render_comment
 from infrakit.review.diff import StackDiff, compare
 from infrakit.review.engine import agreement, engine_preview
-from infrakit.review.render import list_stacks, render_all, secure_values, stack_role, stacks_dir
+from infrakit.review.render import list_stacks, render_all, secure_values, stack_chain_role, stacks_dir
 
 # Paths whose change alters what the Pulumi program does for every stack, beyond the render:
 # resources, their options, outputs, the engine, the policy pack.
@@ -63,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def preview(
     repo: Path, base: str, head: str, stacks: list[str] | None = None
-) -> tuple[list[StackDiff], set[str], dict[str, str]]:
+) -> tuple[list[StackDiff], set[str], dict[str, tuple[str, str]]]:
     """Every stack's diff between base and head, the secret values to keep out of the comment,
     and each head stack's role."""
     with tempfile.TemporaryDirectory(prefix="infrakit-preview-") as tmp:
@@ -88,19 +89,27 @@ def preview(
                 if rel in touched and d.status == "unchanged":
                     d.status = "changed"  # only comments or the stack file's layout changed: still review it
         secrets = secure_values(base_tree) | secure_values(head_tree)
-        roles = {name: stack_role(head_tree, name) for name in list_stacks(head_tree)}
+        roles = {name: stack_chain_role(head_tree, name) for name in list_stacks(head_tree)}
     secrets |= {v for k, v in os.environ.items() if k.startswith("INFRAKIT_SECRET_") and v}
     return diffs, secrets, roles
 
 
-def deploy_groups(diffs: list[StackDiff], roles: dict[str, str]) -> dict[str, list[str]]:
-    """Affected stacks that exist at the head: validator roles (the program's rule: the role
-    names a validator) go behind the manual approval, the others deploy on merge."""
+def deploy_groups(
+    diffs: list[StackDiff], roles: dict[str, tuple[str, str]], chains: Registry
+) -> dict[str, list[str]]:
+    """Affected stacks that exist at the head: roles that hold keys (the chain's adapter says
+    so, as for host protection) go behind the manual approval, the others deploy on merge. A
+    chain or role this code does not know (e.g. added by the change) needs the approval too."""
     present = [d.stack for d in diffs if d.affected and d.stack in roles]
-    return {
-        "auto": [s for s in present if "validator" not in roles[s]],
-        "approval": [s for s in present if "validator" in roles[s]],
-    }
+    approval = [s for s in present if _holds_keys(chains, *roles[s])]
+    return {"auto": [s for s in present if s not in approval], "approval": approval}
+
+
+def _holds_keys(chains: Registry, chain: str, role: str) -> bool:
+    try:
+        return chains.get(chain).role(role).holds_keys
+    except KeyError:
+        return True  # unknown: the safe side
 
 
 def add_engine_previews(repo: Path, diffs: list[StackDiff], present: set[str]) -> None:
@@ -136,7 +145,7 @@ def cmd_preview_comment(args: argparse.Namespace) -> int:
         present = [d.stack for d in diffs if d.affected and d.stack in roles]  # a removed stack has no preview
         Path(args.affected).write_text(json.dumps(present) + "\n", encoding="utf-8")
     if args.deploy_groups:
-        Path(args.deploy_groups).write_text(json.dumps(deploy_groups(diffs, roles)) + "\n", encoding="utf-8")
+        Path(args.deploy_groups).write_text(json.dumps(deploy_groups(diffs, roles, args.chains)) + "\n", encoding="utf-8")
     for d in diffs:
         print(
             f"{d.stack}: {d.status} ({len(d.steps_replaced)} steps replaced, "

@@ -1,6 +1,7 @@
 """Render every stack of an exported commit with that commit's own code.
 
-Each stack is rendered by `python -m infrakit render STACK --out DIR` run in the exported tree,
+Each stack is rendered by the tree's `infrakit render STACK --out DIR` (`python -m adapters`; trees
+from before the chain seam: `python -m infrakit`) run in the exported tree,
 so the scripts, templates and plan code are the commit's, not the reviewer's. A tree without
 InfraKit's code (an operator's repository of stacks) is rendered by the installed InfraKit with
 `--project`. No secret is needed: a render holds secret names, never values.
@@ -66,14 +67,15 @@ def describe_host(tree: Path, stack: str) -> str:
     return "?"
 
 
-def stack_role(tree: Path, stack: str) -> str:
-    """`infrakit:role` as the stack file says ("" if it cannot be read)."""
+def stack_chain_role(tree: Path, stack: str) -> tuple[str, str]:
+    """`infrakit:chain` and `infrakit:role` as the stack file says ("" if it cannot be read)."""
     try:
         doc = yaml.safe_load(stack_file(tree, stack).read_text(encoding="utf-8")) or {}
-        role = (doc.get("config") or {}).get("infrakit:role", "")
+        config = doc.get("config") or {}
+        chain, role = config.get("infrakit:chain", ""), config.get("infrakit:role", "")
     except (OSError, yaml.YAMLError, AttributeError):
-        return ""
-    return role if isinstance(role, str) else ""
+        return "", ""
+    return (chain if isinstance(chain, str) else "", role if isinstance(role, str) else "")
 
 
 def secure_values(tree: Path) -> set[str]:
@@ -112,7 +114,10 @@ def clean_env(tree: Path, own_code: bool) -> dict[str, str]:
 
 def render_stack(tree: Path, stack: str, out: Path, python: str = sys.executable) -> Rendered:
     own_code = (tree / "infrakit" / "cli.py").is_file()
-    args = [python, "-m", "infrakit"]
+    # The command is core's CLI with the chains registered in adapters/ (`python -m adapters`);
+    # a commit from before the chain seam ran it as `python -m infrakit`.
+    legacy = own_code and (tree / "infrakit" / "__main__.py").is_file()
+    args = [python, "-m", "infrakit" if legacy else "adapters"]
     if not own_code:
         args += ["--project", str(tree)]
     args += ["render", stack, "--out", str(out)]

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from adapters.registry import REGISTRY
 from components import host_setup
 from infrakit.config import list_stacks, load_stack, read_stack_file
 from infrakit.plan import build_plan
@@ -38,7 +39,7 @@ def run(
 def test_every_stack_file_evaluates(name: str) -> None:
     """`pulumi preview` on any shipped stack must not fail in the program itself; `pulumi up`
     must too, unless the plan has blockers (then it must refuse before creating anything)."""
-    plan = build_plan(load_stack(name))
+    plan = build_plan(load_stack(name, REGISTRY))
     result = evaluate(name, dict(read_stack_file(name).values), preview=True)
     assert len(result.steps) == len(plan.steps), "one Step resource per plan step"
     if not plan.blockers:
@@ -178,7 +179,7 @@ def test_bundle_cache_keeps_one_tarball_per_stack_and_spares_prefix_neighbours(t
     stale = tmp_path / "lab-fedcba9876543210.tgz"
     neighbour.write_bytes(b"x")
     stale.write_bytes(b"x")
-    path, _ = host_setup.write_bundle(build_plan(load_stack("lab")))
+    path, _ = host_setup.write_bundle(build_plan(load_stack("lab", REGISTRY)))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, neighbour.name])
 
 

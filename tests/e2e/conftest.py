@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import testinfra
 
+from adapters.registry import REGISTRY
 from infrakit.apply.executor import ApplyReport, apply_plan
 from infrakit.apply.ssh import Target
 from infrakit.config import RawConfig, Stack, load, read_stack_file
@@ -104,7 +105,7 @@ def lab_stack(host: LabHost, *, secure: Iterable[str] = (), **overrides: Any) ->
     admins = [f"{a}/32" for a in (host.host_side_address, side_address(host, PROBE), side_address(host, ATTACKER))]
     values["access"] = {**values["access"], "adminCidrs": admins}
     values.update(overrides)
-    return load(RawConfig("lab-e2e", values, frozenset(secure)))
+    return load(RawConfig("lab-e2e", values, frozenset(secure)), REGISTRY)
 
 
 @contextmanager

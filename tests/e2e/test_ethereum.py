@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.apply.executor import ApplyReport, apply_plan
 from infrakit.apply.ssh import Target
 from infrakit.artifacts.cli import cmd_lock
@@ -161,7 +162,7 @@ class EthLab:
                 "versions": {"geth": geth, "lighthouse": "1.0.0", "mev-boost": "1.0.0"},
             },
         })
-        return load(RawConfig("eth-lab", values))
+        return load(RawConfig("eth-lab", values), REGISTRY)
 
     def apply(self, label: str, plan: HostPlan, **kwargs: Any) -> ApplyReport:
         lines: list[str] = []

@@ -37,7 +37,7 @@ class CliHost:
     tmp: Path
 
     def infrakit(self, *args: str, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "infrakit", *args]
+        argv = [str(Path(sys.executable).parent / "infrakit"), *args]
         env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "FORCE_COLOR"}}
         result = subprocess.run(
             argv, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, env=env, check=False
@@ -206,7 +206,7 @@ def test_logs_of_the_stack_services(cli_host: CliHost, cold: object) -> None:
 
 def test_logs_follow_keeps_streaming_until_interrupted(cli_host: CliHost, cold: object) -> None:
     login = ["--host", cli_host.host.address, "-i", str(cli_host.admin_key), "--known-hosts", str(cli_host.known_hosts)]
-    argv = [sys.executable, "-m", "infrakit", "logs", "lab", "status-server", *login, "-n", "5", "-f"]
+    argv = [sys.executable, "-m", "adapters", "logs", "lab", "status-server", *login, "-n", "5", "-f"]
     proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.apply.executor import apply_plan
 from infrakit.apply.ssh import Target
 from infrakit.config import RawConfig, load, read_stack_file
@@ -50,7 +51,7 @@ def test_every_sysctl_applies_and_persists_across_reboot(vm: LabVM, tmp_path: Pa
     values["host"] = {"target": "existing", "address": vm.address, "user": "root"}
     values["access"] = {**values["access"], "adminCidrs": [f"{QEMU_GATEWAY}/32"]}
     values["hardening"] = {"ssh": {"permitRootLogin": True}}
-    plan = build_plan(load(RawConfig("lab-vm", values)))
+    plan = build_plan(load(RawConfig("lab-vm", values), REGISTRY))
     target = Target(vm.address, "root", vm.ssh_port, vm.ssh_key_path, tmp_path / "known_hosts")
     lines: list[str] = []
     report = apply_plan(plan, target, {}, only={"base_packages", "sysctl", "firewall_ufw", "time_sync"},

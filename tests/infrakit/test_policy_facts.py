@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import list_stacks, load_stack
 from infrakit.plan import build_plan
 from infrakit.policy_facts import (
@@ -40,7 +41,7 @@ def test_the_output_name_is_the_packs() -> None:
 
 @pytest.mark.parametrize("name", STACKS)
 def test_shipped_stack_passes_the_pack(name: str) -> None:
-    stack = load_stack(name)
+    stack = load_stack(name, REGISTRY)
     plan = build_plan(stack)
     facts = json.loads(json.dumps(policy_facts(stack, plan)))  # what a stack output carries
     found, problems = rules.read_facts({FACTS_OUTPUT: facts})
@@ -77,7 +78,7 @@ def test_ssh_from_anywhere_is_caught_by_the_pack(stack_values: StackFactory) -> 
 
 
 def test_unprotected_validator_is_caught() -> None:
-    stack = load_stack("eth-hoodi-validator")
+    stack = load_stack("eth-hoodi-validator", REGISTRY)
     facts = policy_facts(stack, build_plan(stack))
     assert facts["protected"] is True and rules.facts_violations(facts)["validator-protected"] == []
     assert rules.facts_violations({**facts, "protected": False})["validator-protected"]

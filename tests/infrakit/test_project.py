@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infrakit import cli, project
+from adapters import registry
+from infrakit import project
 from infrakit.plan.sources import PROJECT_ROOT
 from infrakit.project import ProjectError, find_project, project_at
 
@@ -42,7 +43,7 @@ def test_stacks_of_the_current_directory_not_of_the_package(tmp_path: Path, monk
     """A regression here makes `infrakit validate` in an operator's repo check InfraKit's own examples."""
     repo = own_repo(tmp_path)
     monkeypatch.chdir(repo / "stacks")
-    assert cli.main(["validate"]) == 0
+    assert registry.main(["validate"]) == 0
     out = capsys.readouterr().out
     assert "ok   mine:" in out
     assert "hardened-hcloud" not in out
@@ -51,14 +52,14 @@ def test_stacks_of_the_current_directory_not_of_the_package(tmp_path: Path, monk
 def test_project_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     repo = own_repo(tmp_path)
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["--project", str(repo), "plan", "mine"]) == 0
+    assert registry.main(["--project", str(repo), "plan", "mine"]) == 0
     assert "stack mine:" in capsys.readouterr().out
 
 
 def test_no_project_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["validate"]) == 2
+    assert registry.main(["validate"]) == 2
     err = capsys.readouterr().err
     assert f"no Pulumi.yaml in {tmp_path.resolve()} or any directory above it" in err
     assert "--project DIR" in err

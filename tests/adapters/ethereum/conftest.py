@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.artifacts.lock import LockEntry, LockFile, write_lock
 from infrakit.config import RawConfig, Stack, load, read_stack_file
 from tests.conftest import _merge
@@ -38,7 +39,7 @@ def eth_values() -> EthStack:
 
 
 def eth_stack(values: dict[str, Any], name: str = "eth-test") -> Stack:
-    return load(RawConfig(name, values))
+    return load(RawConfig(name, values), REGISTRY)
 
 
 def write_test_lock(tmp: Path, versions: dict[str, list[str]]) -> Path:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import ConfigError, list_stacks, load_stack
 from infrakit.plan import build_plan
 from tests.adapters.ethereum.conftest import EthStack, eth_stack
@@ -74,9 +75,9 @@ def test_unlocked_artifacts_block_the_plan_and_their_steps_refuse(eth_values: Et
 
 @pytest.mark.parametrize("name", [s for s in list_stacks() if s.startswith("eth-")])
 def test_shipped_eth_stacks(name: str) -> None:
-    stack = load_stack(name)
+    stack = load_stack(name, REGISTRY)
     plan = build_plan(stack)
     assert plan.chain == "ethereum"
     if stack.config.role == "validator":
-        assert stack.config.protected, "validator hosts must be protected"
+        assert stack.holds_keys and stack.protected and plan.protected, "validator hosts must be protected"
         assert plan.step("validator_state").step.params["ENABLED"] == "0"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.apply import executor
 from infrakit.apply.cli import parse_host
 from infrakit.apply.executor import APPLIED_RE, DONE_RE, ApplyError, apply_plan
@@ -22,13 +23,13 @@ NOWHERE = Target("192.0.2.1", "ops")  # TEST-NET-1: never contacted, refusals co
 
 
 def test_a_blocked_plan_is_refused_before_connecting() -> None:
-    plan = build_plan(load_stack("lab")).model_copy(update={"blockers": ("artifact x is not locked",)})
+    plan = build_plan(load_stack("lab", REGISTRY)).model_copy(update={"blockers": ("artifact x is not locked",)})
     with pytest.raises(ApplyError, match="cannot be applied yet:\n  artifact x is not locked"):
         apply_plan(plan, NOWHERE, {})
 
 
 def test_missing_secret_is_refused_before_connecting(stack_values: StackFactory) -> None:
-    plan = build_plan(load(RawConfig("s", stack_values(), frozenset({"alertWebhookUrl"}))))
+    plan = build_plan(load(RawConfig("s", stack_values(), frozenset({"alertWebhookUrl"})), REGISTRY))
     with pytest.raises(ApplyError, match="INFRAKIT_SECRET_ALERTWEBHOOKURL"):
         apply_plan(plan, NOWHERE, {})
 
@@ -102,7 +103,7 @@ def test_a_plan_that_would_lock_the_operator_out_is_refused_before_any_step(
 ) -> None:
     """On a fresh host the sshd and sysctl steps ran before the firewall step's own guard
     refused the rule set: the host was half changed. The preflight refuses first."""
-    plan = build_plan(load(RawConfig("s", stack_values())))
+    plan = build_plan(load(RawConfig("s", stack_values()), REGISTRY))
     fake = FakeConnection(client)
     monkeypatch.setattr(executor, "Connection", fake)
     with pytest.raises(
@@ -114,7 +115,7 @@ def test_a_plan_that_would_lock_the_operator_out_is_refused_before_any_step(
 
 @pytest.mark.parametrize("client", ["198.51.100.9", "::ffff:198.51.100.9", "2001:db8:42::9"])
 def test_an_operator_inside_the_admin_cidrs_passes_the_preflight(stack_values: StackFactory, client: str) -> None:
-    plan = build_plan(load(RawConfig("s", stack_values())))
+    plan = build_plan(load(RawConfig("s", stack_values()), REGISTRY))
     assert lockout_problem(plan, client) is None
     assert lockout_problem(plan, "") is None, "no address reported: the step's own guard decides"
     assert "not an IP address" in (lockout_problem(plan, "nonsense") or "")

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+from adapters.registry import REGISTRY
 from infrakit.apply.executor import StepReport
 from infrakit.apply.progress import TAIL_LINES, Presenter, new_log_path, open_log
 from infrakit.config import load_stack
 from infrakit.plan import build_plan
 
-PLAN = build_plan(load_stack("lab"))
+PLAN = build_plan(load_stack("lab", REGISTRY))
 FIRST, SECOND = PLAN.steps[0], PLAN.steps[1]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import ConfigError, RawConfig, load, read_stack_file
 from infrakit.plan import build_plan
 from tests.conftest import StackFactory, _merge, load_values
@@ -239,7 +240,7 @@ def test_hostile_stack_name_is_refused(stack_values: StackFactory, name: str) ->
     """The stack name is written into node.env and unit files: a newline once injected a
     [Unit] section into a unit on a real host."""
     with pytest.raises(ConfigError) as info:
-        load(RawConfig(name, stack_values()))
+        load(RawConfig(name, stack_values()), REGISTRY)
     assert "stack name" in str(info.value) and "letters, digits" in str(info.value)
     with pytest.raises(ConfigError):
         read_stack_file(name)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.apply.cli import login_command
 from infrakit.apply.ssh import Target
 from infrakit.config import ConfigError
@@ -15,7 +16,7 @@ from infrakit.plan import build_plan
 
 
 def test_the_lab_stack_against_another_lab_host() -> None:
-    stack = load_stack_with("lab", host="ops@10.199.42.2", admin_cidrs=["10.199.42.1/32"])
+    stack = load_stack_with("lab", REGISTRY, host="ops@10.199.42.2", admin_cidrs=["10.199.42.1/32"])
     assert isinstance(stack.config.host, ExistingTarget)
     assert stack.config.host.address == "10.199.42.2"
     assert build_plan(stack).admin_cidrs == ("10.199.42.1/32",)
@@ -23,13 +24,13 @@ def test_the_lab_stack_against_another_lab_host() -> None:
 
 def test_overrides_are_validated_like_the_file() -> None:
     with pytest.raises(ConfigError, match=r"infrakit:access.adminCidrs\[0\]"):
-        load_stack_with("lab", admin_cidrs=["not-a-cidr"])
+        load_stack_with("lab", REGISTRY, admin_cidrs=["not-a-cidr"])
     with pytest.raises(ConfigError, match="published lab-only key"):
-        load_stack_with("lab", host="203.0.113.7")  # the lab key never opens a host outside the lab
+        load_stack_with("lab", REGISTRY, host="203.0.113.7")  # the lab key never opens a host outside the lab
 
 
 def test_an_hcloud_stack_keeps_its_config() -> None:
-    stack = load_stack_with("hardened-hcloud", host="203.0.113.7")
+    stack = load_stack_with("hardened-hcloud", REGISTRY, host="203.0.113.7")
     assert stack.config.host.target == "hcloud"
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infrakit import cli, project
+from adapters import registry
+from infrakit import project
 from infrakit.config import ConfigError, read_stack_file
 
 GOOD = "config:\n  infrakit:chain: none\n  infrakit:role: host\n"
@@ -56,6 +57,6 @@ def test_cli_prints_one_clean_message_for_a_broken_file(
     (tmp_path / "Pulumi.yaml").write_text("name: mine\nruntime: python\nstackConfigDir: stacks\n", encoding="utf-8")
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.broken.yaml").write_bytes(b"\xff\xfe")
-    code = cli.main(["--project", str(tmp_path), "validate", "broken"])
+    code = registry.main(["--project", str(tmp_path), "validate", "broken"])
     err = capsys.readouterr().err
     assert code != 0 and "not UTF-8 text" in err and "Traceback" not in err

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import ConfigError, list_stacks, load_stack
 from infrakit.config.loader import RawConfig, load
 from tests.conftest import StackFactory, load_values
@@ -15,7 +16,7 @@ LAB_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIATnZ2Zk4Zj1dvWKRctgixozWmEH8wyBo
 
 @pytest.mark.parametrize("name", list_stacks())
 def test_shipped_stack_is_valid(name: str) -> None:
-    stack = load_stack(name)
+    stack = load_stack(name, REGISTRY)
     assert stack.name == name
     assert stack.config.access.admin_cidrs, "every stack must restrict SSH to admin CIDRs"
 
@@ -88,11 +89,11 @@ def test_plain_secret_is_refused(stack_values: StackFactory) -> None:
 
 def test_unknown_secure_key_is_refused(stack_values: StackFactory) -> None:
     with pytest.raises(ConfigError, match="infrakit:apiTokn: unknown secret key"):
-        load(RawConfig("s", stack_values(), frozenset({"apiTokn"})))
+        load(RawConfig("s", stack_values(), frozenset({"apiTokn"})), REGISTRY)
 
 
 def test_secure_keys_become_secret_refs(stack_values: StackFactory) -> None:
-    stack = load(RawConfig("s", stack_values(), frozenset({"alertWebhookUrl"})))
+    stack = load(RawConfig("s", stack_values(), frozenset({"alertWebhookUrl"})), REGISTRY)
     assert list(stack.secrets) == ["alertWebhookUrl"]
 
 
@@ -102,10 +103,10 @@ def test_all_problems_are_reported_at_once(stack_values: StackFactory) -> None:
     assert len(info.value.problems) == 2
 
 
-def test_validator_role_defaults_to_protection(stack_values: StackFactory) -> None:
-    config = load_values(stack_values()).config
-    assert config.protected is False
-    assert config.model_copy(update={"role": "validator"}).protected is True
+def test_a_host_without_keys_is_not_protected_unless_asked(stack_values: StackFactory) -> None:
+    """Protection follows the role's holds_keys (tests/infrakit/chain); host.protection overrides it."""
+    assert load_values(stack_values()).protected is False
+    assert load_values(stack_values(host={"protection": True})).protected is True
 
 
 def test_lab_key_is_refused_outside_the_lab(stack_values: StackFactory) -> None:
@@ -132,4 +133,4 @@ def test_lab_key_opens_lab_addresses(stack_values: StackFactory, address: str) -
 
 def test_missing_stack_file_names_known_stacks() -> None:
     with pytest.raises(ConfigError, match="no such stack file"):
-        load_stack("does-not-exist")
+        load_stack("does-not-exist", REGISTRY)

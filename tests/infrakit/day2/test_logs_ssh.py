@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit import cli
 from infrakit.config import load_stack
 from infrakit.day2.address import AddressError, Login
@@ -14,18 +15,18 @@ from infrakit.day2.cli import journal_command, ssh_argv, stack_units
 
 
 def test_every_service_of_the_stack_by_default() -> None:
-    units = stack_units(load_stack("lab"), None)
+    units = stack_units(load_stack("lab", REGISTRY), None)
     assert units == ["infrakit-status.service", "infrakit-probe.timer", "prometheus-node-exporter.service"]
 
 
 @pytest.mark.parametrize("name", ["status-server", "infrakit-status.service", "infrakit-status"])
 def test_one_service_by_name_or_unit(name: str) -> None:
-    assert stack_units(load_stack("lab"), name) == ["infrakit-status.service"]
+    assert stack_units(load_stack("lab", REGISTRY), name) == ["infrakit-status.service"]
 
 
 def test_an_unknown_service_lists_the_known_ones() -> None:
     with pytest.raises(AddressError, match=r"no service 'nginx' \(its services: status-server \(infrakit-status"):
-        stack_units(load_stack("lab"), "nginx")
+        stack_units(load_stack("lab", REGISTRY), "nginx")
 
 
 def test_journal_command() -> None:

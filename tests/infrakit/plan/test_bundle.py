@@ -7,6 +7,7 @@ import io
 import shlex
 import tarfile
 
+from adapters.registry import REGISTRY
 from infrakit.config import load_stack
 from infrakit.plan import build_plan
 from infrakit.plan.bundle import bundle_entries, install_command, sha256, step_command, tarball
@@ -14,12 +15,13 @@ from infrakit.plan.bundle import bundle_entries, install_command, sha256, step_c
 
 def test_tarball_is_byte_stable() -> None:
     """Same plan, same bytes: otherwise every `pulumi up` would re-upload and re-install."""
-    plan = build_plan(load_stack("lab"))
-    assert sha256(tarball(bundle_entries(plan))) == sha256(tarball(bundle_entries(build_plan(load_stack("lab")))))
+    plan = build_plan(load_stack("lab", REGISTRY))
+    again = build_plan(load_stack("lab", REGISTRY))
+    assert sha256(tarball(bundle_entries(plan))) == sha256(tarball(bundle_entries(again)))
 
 
 def test_bundle_layout_per_step() -> None:
-    plan = build_plan(load_stack("lab"))
+    plan = build_plan(load_stack("lab", REGISTRY))
     entries = bundle_entries(plan)
     for planned in plan.steps:
         base = f"steps/{planned.step.name}"
@@ -33,7 +35,7 @@ def test_bundle_layout_per_step() -> None:
 
 
 def test_params_are_shell_quoted() -> None:
-    plan = build_plan(load_stack("lab"))
+    plan = build_plan(load_stack("lab", REGISTRY))
     params = bundle_entries(plan)["steps/base_packages/params.env"][0].decode()
     for line in params.splitlines():
         key, _, value = line.partition("=")
@@ -41,14 +43,14 @@ def test_params_are_shell_quoted() -> None:
 
 
 def test_tarball_entries_are_root_owned_with_fixed_mtime() -> None:
-    data = tarball(bundle_entries(build_plan(load_stack("lab"))))
+    data = tarball(bundle_entries(build_plan(load_stack("lab", REGISTRY))))
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         for member in tar.getmembers():
             assert (member.uid, member.gid, member.mtime) == (0, 0, 0), member.name
 
 
 def test_commands_carry_only_names_and_hashes() -> None:
-    plan = build_plan(load_stack("lab"))
+    plan = build_plan(load_stack("lab", REGISTRY))
     planned = plan.step("harden_ssh")
     command = step_command(planned, sudo=True)
     assert command.startswith("sudo -n bash /var/lib/infrakit/bundle/shared/lib/run_step.sh harden_ssh ")
@@ -63,7 +65,7 @@ def test_tarball_is_what_tarfile_and_gzip_would_write() -> None:
     once per process); the bytes must be exactly TarFile(PAX) + GzipFile(mtime=0) of the same
     members, so any tar/gzip reads it, and a second plan reuses nothing it should not."""
     for stack in ("lab", "eth-hoodi-validator"):
-        entries = bundle_entries(build_plan(load_stack(stack)))
+        entries = bundle_entries(build_plan(load_stack(stack, REGISTRY)))
         order = sorted(entries, key=lambda name: (not name.startswith(("shared/", "adapters/")), name))
         raw = io.BytesIO()
         with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import ConfigError, load_stack
 from infrakit.plan import build_plan
 from infrakit.plan.model import HostPlan, Step
@@ -124,6 +125,6 @@ def test_duplicate_check_names_are_refused(stack_values: StackFactory) -> None:
 
 def test_adapter_data_dirs_are_reported() -> None:
     """A chain's data directory filling up is the classic silent node death: it must be watched."""
-    plan = build_plan(load_stack("eth-hoodi-validator"))
+    plan = build_plan(load_stack("eth-hoodi-validator", REGISTRY))
     settings = json.loads(next(f.content for p in plan.steps for f in p.step.files if f.dest == CONFIG_FILE))
     assert {"/", "/var/lib/ethereum/execution", "/var/lib/ethereum/beacon"} <= set(settings["data_dirs"])

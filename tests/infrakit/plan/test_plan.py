@@ -5,6 +5,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import RawConfig, load, load_stack
 from infrakit.plan import build_plan
 from infrakit.plan.model import Step, plan_steps
@@ -34,7 +35,7 @@ def hashes(values: dict) -> dict[str, str]:
 
 
 def test_hardened_host_steps_in_order() -> None:
-    plan = build_plan(load_stack("hardened-hcloud"))
+    plan = build_plan(load_stack("hardened-hcloud", REGISTRY))
     assert [p.step.name for p in plan.steps] == HARDENED_ORDER
     assert [p.index for p in plan.steps] == list(range(len(HARDENED_ORDER)))
     assert plan.steps[0].depends_on == ()
@@ -97,7 +98,7 @@ def test_templates_fail_on_undefined_variables() -> None:
 
 
 def test_sshd_dropin_is_hardened() -> None:
-    plan = build_plan(load_stack("hardened-hcloud"))
+    plan = build_plan(load_stack("hardened-hcloud", REGISTRY))
     dropin = plan.step("harden_ssh").step.files[0]
     assert dropin.dest == "/etc/ssh/sshd_config.d/00-infrakit-hardening.conf", "must sort before cloud-init's 50-"
     for line in [
@@ -114,7 +115,7 @@ def test_sshd_dropin_is_hardened() -> None:
 
 
 def test_host_firewall_rules_are_exactly_ssh_from_admin_cidrs() -> None:
-    plan = build_plan(load_stack("hardened-hcloud"))
+    plan = build_plan(load_stack("hardened-hcloud", REGISTRY))
     rules = plan.step("firewall_ufw").step.files[0].content
     lines = [line for line in rules.splitlines() if line and not line.startswith("#")]
     assert lines == [
@@ -124,7 +125,7 @@ def test_host_firewall_rules_are_exactly_ssh_from_admin_cidrs() -> None:
 
 
 def test_secret_values_never_enter_the_plan(stack_values: StackFactory) -> None:
-    stack = load(RawConfig("s", stack_values(), frozenset({"alertWebhookUrl"})))
+    stack = load(RawConfig("s", stack_values(), frozenset({"alertWebhookUrl"})), REGISTRY)
     plan = build_plan(stack)
     node_env = plan.step("node_env").step
     assert node_env.secrets == {"ALERT_WEBHOOK_URL": "alertWebhookUrl"}

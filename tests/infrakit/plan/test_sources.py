@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import load_stack
 from infrakit.plan import HostPlan, build_plan, sources
 from infrakit.plan.sources import PROJECT_ROOT, RUNNER, bundle_sources, sourced_files
@@ -121,7 +122,7 @@ def test_a_source_line_the_hash_cannot_follow_is_refused(
 
 
 def _hashes(stack: str) -> dict[str, str]:
-    return {p.step.name: p.hash for p in build_plan(load_stack(stack)).steps}
+    return {p.step.name: p.hash for p in build_plan(load_stack(stack, REGISTRY)).steps}
 
 
 def _clear() -> None:
@@ -163,7 +164,7 @@ def test_a_one_line_module_edit_changes_only_the_steps_that_use_it(
     stack: str, module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _clear()
-    plan = build_plan(load_stack(stack))
+    plan = build_plan(load_stack(stack, REGISTRY))
     before = {p.step.name: p.hash for p in plan.steps}
     after = _edited_hashes(stack, module, tmp_path, monkeypatch)
     changed = {name for name in before if before[name] != after[name]}

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adapters.registry import REGISTRY
 from infrakit.review.render import list_stacks
 
 REPO = Path(__file__).resolve().parents[3]
@@ -69,7 +70,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
 
 def _run(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infrakit", "preview-comment", "--repo", str(repo), *args],
+        [sys.executable, "-m", "adapters", "preview-comment", "--repo", str(repo), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -200,7 +201,7 @@ def test_a_program_change_affects_every_stack_and_validators_need_approval(
     scratch: tuple[Path, str, str], tmp_path: Path
 ) -> None:
     """components/ changes resources without changing any render: every stack is previewed,
-    and the deploy groups split them by role as the program does (StackConfig.validator_like)."""
+    and the deploy groups split them by role as the program does (the adapter's Role.holds_keys)."""
     from infrakit.config import load_stack  # noqa: PLC0415
 
     repo, _, head = scratch
@@ -226,7 +227,7 @@ def test_a_program_change_affects_every_stack_and_validators_need_approval(
         assert json.loads((tmp_path / "a.json").read_text()) == stacks
         assert "the Pulumi program changed (components/node.py)" in out.read_text()
         groups = json.loads(groups_file.read_text())
-        validators = [s for s in stacks if load_stack(s).config.validator_like]
+        validators = [s for s in stacks if load_stack(s, REGISTRY).holds_keys]
         assert validators, "the shipped stacks include validators"
         assert groups == {"auto": [s for s in stacks if s not in validators], "approval": validators}
     finally:

@@ -1,7 +1,0 @@
-"""`python -m infrakit ...`"""
-
-import sys
-
-from infrakit.cli import main
-
-sys.exit(main())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from adapters.ethereum import artifacts as arts
 from adapters.ethereum import forks
+from adapters.ethereum.checks import eth_head_check, eth_peers_check, eth_sync_check
 from adapters.ethereum.clients import (
     BEACON,
     BEACON_P2P,
@@ -32,7 +33,6 @@ from infrakit.artifacts import pinned
 from infrakit.chain import ChainParts
 from infrakit.config.loader import Stack
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
-from infrakit.plan.monitoring import eth_head_check, eth_peers_check, eth_sync_check
 
 HOST = Path(__file__).resolve().parent / "host"
 VOLUME_DEVICE = "/dev/disk/by-id/scsi-0HC_Volume_*"  # how Hetzner Cloud exposes an attached volume

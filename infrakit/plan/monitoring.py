@@ -15,6 +15,7 @@ import hashlib
 import json
 import posixpath
 from collections.abc import Sequence
+from typing import Literal
 
 from infrakit.config.errors import ConfigError
 from infrakit.config.loader import Stack
@@ -64,30 +65,13 @@ def _tpl(name: str, **context: object) -> str:
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-def _rpc_body(method: str, params: str = "[]") -> str:
-    return f'{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}'
-
-
-def eth_sync_check(name: str, url: str, warn_behind: float = 8, crit_behind: float = 64) -> HealthCheck:
-    """eth_syncing: OK when synced; blocks behind compared with the thresholds while syncing."""
-    return HealthCheck(name=name, kind="http", target=url, method="POST", body=_rpc_body("eth_syncing"),
-                       headers=JSON_HEADERS,
-                       query="if .result == false then 0 "
-                             "else (.result.highestBlock|hex) - (.result.currentBlock|hex) end",
-                       warn=warn_behind, crit=crit_behind, bound="max")
-
-
-def eth_peers_check(name: str, url: str, warn_below: float = 5, crit_below: float = 1) -> HealthCheck:
-    """net_peerCount: too few peers is WARN, fewer than `crit_below` is CRIT."""
-    return HealthCheck(name=name, kind="http", target=url, method="POST", body=_rpc_body("net_peerCount"),
-                       headers=JSON_HEADERS, query=".result|hex", warn=warn_below, crit=crit_below, bound="min")
-
-
-def eth_head_check(name: str, url: str, warn_age: float = 60, crit_age: float = 300) -> HealthCheck:
-    """Age of the latest block (seconds): a stalled head is WARN, then CRIT."""
-    return HealthCheck(name=name, kind="http", target=url, method="POST",
-                       body=_rpc_body("eth_getBlockByNumber", '["latest",false]'), headers=JSON_HEADERS,
-                       query=".result.timestamp|age", warn=warn_age, crit=crit_age, bound="max")
+def json_rpc_check(name: str, url: str, method: str, query: str, warn: float, crit: float,
+                   bound: Literal["max", "min"], params: str = "[]") -> HealthCheck:
+    """A JSON-RPC 2.0 POST to `url` whose answer `query` (jq, see HealthCheck) turns into a number
+    compared with warn/crit. `params` is the JSON text of the params array."""
+    body = f'{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}'
+    return HealthCheck(name=name, kind="http", target=url, method="POST", body=body, headers=JSON_HEADERS,
+                       query=query, warn=warn, crit=crit, bound=bound)
 
 
 def _from_config(check: CheckConfig) -> HealthCheck:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from infrakit.plan.monitoring import eth_head_check, eth_peers_check, eth_sync_check
+from adapters.ethereum.checks import eth_head_check, eth_peers_check, eth_sync_check
 from infrakit_lab.host import LabHost
 from tests.e2e.conftest import Lab, etc_digest, lab_session, lab_stack
 from tests.e2e.lab_fakes import start_fake, wait_for

@@ -11,7 +11,7 @@ from adapters.registry import REGISTRY
 from infrakit.config import ConfigError, load_stack
 from infrakit.plan import build_plan
 from infrakit.plan.model import HostPlan, Step
-from infrakit.plan.monitoring import CHECKS_FILE, CONFIG_FILE, eth_head_check, eth_peers_check, eth_sync_check
+from infrakit.plan.monitoring import CHECKS_FILE, CONFIG_FILE, json_rpc_check
 from infrakit.plan.sources import source_path
 from tests.conftest import StackFactory, load_values
 
@@ -111,11 +111,12 @@ def test_units_are_hardened_and_unprivileged(stack_values: StackFactory) -> None
     assert "OnUnitActiveSec=30s" in units["infrakit-probe.timer"].content
 
 
-def test_eth_check_helpers() -> None:
-    peers = eth_peers_check("p", "http://127.0.0.1:8545")
-    assert peers.bound == "min" and peers.query == ".result|hex" and '"net_peerCount"' in peers.body
-    assert eth_head_check("h", "http://x").query == ".result.timestamp|age"
-    assert eth_sync_check("s", "http://x").warn == 8
+def test_json_rpc_check_posts_a_json_rpc_request() -> None:
+    check = json_rpc_check("n", "http://127.0.0.1:9", "chain_head", query=".result|hex", warn=5, crit=1,
+                           bound="min", params='["x"]')
+    assert (check.kind, check.method, check.headers) == ("http", "POST", {"Content-Type": "application/json"})
+    assert json.loads(check.body) == {"jsonrpc": "2.0", "id": 1, "method": "chain_head", "params": ["x"]}
+    assert (check.query, check.warn, check.crit, check.bound) == (".result|hex", 5, 1, "min")
 
 
 def test_duplicate_check_names_are_refused(stack_values: StackFactory) -> None:

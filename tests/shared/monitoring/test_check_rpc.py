@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infrakit.plan.monitoring import eth_sync_check
+from adapters.ethereum.checks import eth_sync_check
 from tests.shared.conftest import REPO, clean_env
 from tests.shared.monitoring.fakes import NodeState, node_handler, serve
 

@@ -62,7 +62,7 @@ class ChainNode(pulumi.ComponentResource):
             server_id,
             secrets,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.host]),
-            protect_host=config.protected and isinstance(target, ExistingTarget),
+            protect_host=plan.protected and isinstance(target, ExistingTarget),
         )
         self.address = self.host.address
         port = "" if config.access.ssh_port == 22 else f" -p {config.access.ssh_port}"

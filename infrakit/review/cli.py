@@ -94,9 +94,7 @@ def preview(
     return diffs, secrets, roles
 
 
-def deploy_groups(
-    diffs: list[StackDiff], roles: dict[str, tuple[str, str]], chains: Registry
-) -> dict[str, list[str]]:
+def deploy_groups(diffs: list[StackDiff], roles: dict[str, tuple[str, str]], chains: Registry) -> dict[str, list[str]]:
     """Affected stacks that exist at the head: roles that hold keys (the chain's adapter says
     so, as for host protection) go behind the manual approval, the others deploy on merge. A
     chain or role this code does not know (e.g. added by the change) needs the approval too."""
@@ -145,7 +143,9 @@ def cmd_preview_comment(args: argparse.Namespace) -> int:
         present = [d.stack for d in diffs if d.affected and d.stack in roles]  # a removed stack has no preview
         Path(args.affected).write_text(json.dumps(present) + "\n", encoding="utf-8")
     if args.deploy_groups:
-        Path(args.deploy_groups).write_text(json.dumps(deploy_groups(diffs, roles, args.chains)) + "\n", encoding="utf-8")
+        Path(args.deploy_groups).write_text(
+            json.dumps(deploy_groups(diffs, roles, args.chains)) + "\n", encoding="utf-8"
+        )
     for d in diffs:
         print(
             f"{d.stack}: {d.status} ({len(d.steps_replaced)} steps replaced, "

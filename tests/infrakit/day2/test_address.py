@@ -87,5 +87,6 @@ def test_pinned_host_key_lookup(tmp_path: Path) -> None:
     known.write_text(f"10.199.0.2 {' '.join(key)}\n[10.199.0.3]:2222 {' '.join(key)}\n")
     login = login_for(load_stack("lab", REGISTRY), host=None, identity=None, known_hosts=str(known))
     assert has_pinned_key(login)
-    assert has_pinned_key(login_for(load_stack("lab", REGISTRY), host="10.199.0.3:2222", identity=None, known_hosts=str(known)))
-    assert not has_pinned_key(login_for(load_stack("lab", REGISTRY), host="10.199.0.3", identity=None, known_hosts=str(known)))
+    lab = load_stack("lab", REGISTRY)
+    assert has_pinned_key(login_for(lab, host="10.199.0.3:2222", identity=None, known_hosts=str(known)))
+    assert not has_pinned_key(login_for(lab, host="10.199.0.3", identity=None, known_hosts=str(known)))

@@ -7,6 +7,7 @@ import io
 import paramiko
 import yaml
 
+from adapters.registry import REGISTRY
 from components.cloud_init import user_data
 from components.remote.host_key import HostKeyProvider, new_key_pair
 from infrakit.config import load_stack
@@ -30,5 +31,5 @@ def test_made_once_per_server_and_never_again_on_its_own() -> None:
 
 def test_cloud_init_installs_the_pair() -> None:
     private, public = new_key_pair()
-    doc = yaml.safe_load(user_data(load_stack("hardened-hcloud").config, (private, public)).split("\n", 1)[1])
+    doc = yaml.safe_load(user_data(load_stack("hardened-hcloud", REGISTRY).config, (private, public)).split("\n", 1)[1])
     assert doc["ssh_keys"] == {"ed25519_private": private, "ed25519_public": public}

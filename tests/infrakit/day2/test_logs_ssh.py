@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters import registry
 from adapters.registry import REGISTRY
-from infrakit import cli
 from infrakit.config import load_stack
 from infrakit.day2.address import AddressError, Login
 from infrakit.day2.cli import journal_command, ssh_argv, stack_units
@@ -44,12 +44,12 @@ def test_ssh_argv_pins_the_host_key() -> None:
 
 
 def test_ssh_refuses_an_unpinned_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["ssh", "lab", "--known-hosts", str(tmp_path / "empty"), "--", "true"])
+    code = registry.main(["ssh", "lab", "--known-hosts", str(tmp_path / "empty"), "--", "true"])
     assert code == 1
     assert "no host key for 10.199.0.2" in capsys.readouterr().err
 
 
 def test_double_dash_is_only_for_ssh(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        cli.main(["plan", "lab", "--", "x"])
+        registry.main(["plan", "lab", "--", "x"])
     assert "only for `infrakit ssh`" in capsys.readouterr().err

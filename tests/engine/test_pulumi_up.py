@@ -31,8 +31,9 @@ CHANGE_DIFF = re.compile(
 def plan_hashes(project: EngineProject) -> dict[str, str]:
     """Step hashes as the copy's own code computes them (what the preview must agree with)."""
     code = (
-        "import json; from infrakit.config import load_stack; from infrakit.plan import build_plan; "
-        f"print(json.dumps({{p.step.name: p.hash for p in build_plan(load_stack({STACK!r})).steps}}))"
+        "import json; from adapters.registry import REGISTRY; from infrakit.config import load_stack; "
+        "from infrakit.plan import build_plan; "
+        f"print(json.dumps({{p.step.name: p.hash for p in build_plan(load_stack({STACK!r}, REGISTRY)).steps}}))"
     )
     out = subprocess.run(
         [str(project.root / ".venv" / "bin" / "python"), "-c", code],
@@ -103,6 +104,35 @@ def test_one_file_change_reruns_only_the_steps_that_use_it(project: EngineProjec
     expected = {f"{STACK}-setup-{name}": "update" for name in moved} | {f"{STACK}-setup-bundle": "update"}
     assert changes(preview.out) == expected, preview.out[-3000:]
     assert before["fail2ban"] in preview.out and after["fail2ban"] in preview.out, "the diff shows old and new hash"
+    run = project.up(STACK)
+    assert run.ok, run.out[-3000:]
+    assert run.counts().get("updated") == len(expected), run.out[-1500:]
+    assert host_hashes(project) == after
+
+
+# What a one-line edit of a shell library module may touch in the lab stack (tests/infrakit/plan/
+# test_sources.py checks the same on the plan): the 7 of 12 steps whose scripts source
+# systemd.sh; never base_packages, create_user, sysctl, node_env or monitoring.
+LIBRARY_EDIT = (
+    "systemd.sh",
+    {"harden_ssh", "firewall_ufw", "fail2ban", "time_sync", "unattended_upgrades", "node_exporter", "monitoring_units"},
+)
+
+
+def test_a_library_module_edit_reruns_only_the_steps_that_source_it(project: EngineProject) -> None:
+    """Issue 11: the whole library was hashed into every step, so one comment replaced every
+    step resource; now the preview names exactly the steps that source the edited module."""
+    module, expected_steps = LIBRARY_EDIT
+    before = plan_hashes(project)
+    lib = project.root / "shared" / "lib" / module
+    lib.write_text(lib.read_text() + "# a one-line change\n")
+    after = plan_hashes(project)
+    moved = {name for name in after if after[name] != before[name]}
+    assert moved == expected_steps
+    preview = project.pulumi("preview", "-s", STACK, "--diff")
+    assert preview.ok, preview.out[-3000:]
+    expected = {f"{STACK}-setup-{name}": "update" for name in moved} | {f"{STACK}-setup-bundle": "update"}
+    assert changes(preview.out) == expected, preview.out[-3000:]
     run = project.up(STACK)
     assert run.ok, run.out[-3000:]
     assert run.counts().get("updated") == len(expected), run.out[-1500:]

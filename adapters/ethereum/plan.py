@@ -7,7 +7,6 @@ from pathlib import Path
 
 from adapters.ethereum import artifacts as arts
 from adapters.ethereum import forks
-from adapters.ethereum.checks import eth_head_check, eth_peers_check, eth_sync_check
 from adapters.ethereum.clients import (
     BEACON,
     BEACON_P2P,
@@ -32,6 +31,7 @@ from adapters.ethereum.units import render_unit
 from infrakit.artifacts import pinned
 from infrakit.chain import ChainParts
 from infrakit.config.loader import Stack
+from infrakit.plan.evm_checks import evm_head_check, evm_peers_check, evm_sync_check
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
 
 HOST = Path(__file__).resolve().parent / "host"
@@ -172,9 +172,9 @@ def health_checks(parts: list[Component], validator_enabled: bool) -> list[Healt
               for c in parts if c.role != "validator" or validator_enabled]
     el = f"http://127.0.0.1:{EL_RPC_PORT}"
     checks += [
-        eth_sync_check("el_syncing", el),
-        eth_peers_check("el_peers", el),
-        eth_head_check("el_head_age", el),
+        evm_sync_check("el_syncing", el),
+        evm_peers_check("el_peers", el),
+        evm_head_check("el_head_age", el),
         HealthCheck(name="cl_syncing", kind="http", target=f"{BEACON_URL}/eth/v1/node/syncing", expect='"is_syncing"',
                     query=".data.sync_distance|tonumber", warn=8, crit=64, bound="max"),
         HealthCheck(name="cl_peers", kind="http", target=f"{BEACON_URL}/eth/v1/node/peer_count", expect='"connected"',

@@ -39,8 +39,6 @@ def service_unit(component: Component, ctx: Ctx, artifacts: str, builder_wants: 
         # A service user's home is /nonexistent and ProtectSystem=strict makes everything but the
         # data dir read-only: whatever a client writes under $HOME (caches, logs) lands in its data dir.
         environment={**({"HOME": component.data_dir} if component.data_dir else {}), **component.environment},
-        restart_prevent=" ".join(str(code) for code in component.restart_prevent),
-        start_timeout=component.start_timeout,
         working_directory=component.data_dir,
         exec_start_pre=[pre] if pre else [],
         read_write=[component.data_dir] if component.data_dir else [],

@@ -16,8 +16,8 @@ from adapters.monad.settings import MonadSettings
 from infrakit.artifacts.apt import AptPackage, apt_step
 from infrakit.chain import ChainParts
 from infrakit.config.loader import Stack
+from infrakit.plan.evm_checks import evm_sync_check
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
-from infrakit.plan.monitoring import eth_sync_check
 from infrakit.plan.sources import PROJECT_ROOT
 from infrakit.plan.templates import render
 
@@ -206,7 +206,7 @@ def steps(stack: Stack, settings: MonadSettings, pkg: AptPackage | None, base: s
 
 def health_checks() -> list[HealthCheck]:
     checks = [HealthCheck(name=unit.removesuffix(".service"), kind="systemd", target=unit) for unit in SERVICES]
-    checks.append(eth_sync_check("monad_syncing", RPC_URL))
+    checks.append(evm_sync_check("monad_syncing", RPC_URL))
     checks.append(
         HealthCheck(
             name="monad_block_number",

@@ -145,6 +145,10 @@ def _check(unit: ServiceUnit) -> None:
         _one_line(f"unit {unit.name}: X-InfraKit-{key}", value)
     for what, text in (("description", unit.description), ("owner", unit.owner), *(("note", n) for n in unit.notes)):
         _one_line(f"unit {unit.name}: {what}", text)
+    _check_restart(unit)
+
+
+def _check_restart(unit: ServiceUnit) -> None:
     for line in unit.no_start_limit:
         _one_line(f"unit {unit.name}: no_start_limit", line)
     _one_line(f"unit {unit.name}: restart_prevent_why", unit.restart_prevent_why)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from adapters.ethereum.checks import eth_head_check, eth_peers_check, eth_sync_check
+from infrakit.plan.evm_checks import evm_head_check, evm_peers_check, evm_sync_check
 from infrakit_lab.host import LabHost
 from tests.e2e.conftest import Lab, etc_digest, lab_session, lab_stack
 from tests.e2e.lab_fakes import start_fake, wait_for
@@ -42,8 +42,8 @@ def make_stack(host: LabHost) -> Any:
         "probeInterval": INTERVAL,
         "checkTimeout": TIMEOUT,
         "dataDirs": ["/var/lib"],
-        "checks": [_check(eth_peers_check("peers", NODE, 5, 1)), _check(eth_head_check("head", NODE)),
-                   _check(eth_sync_check("sync", NODE))],
+        "checks": [_check(evm_peers_check("peers", NODE, 5, 1)), _check(evm_head_check("head", NODE)),
+                   _check(evm_sync_check("sync", NODE))],
     })
 
 

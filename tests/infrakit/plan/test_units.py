@@ -74,6 +74,23 @@ def test_a_jit_runtime_only_loses_memory_deny_write_execute() -> None:
     assert [line for line in plain.splitlines() if line not in jit.splitlines()] == ["MemoryDenyWriteExecute=yes"]
 
 
+def test_restart_policy_options() -> None:
+    text = render_service_unit(
+        replace(
+            UNIT,
+            no_start_limit=("why it retries",),
+            restart_prevent=(1, 3),
+            restart_prevent_why="found its keys elsewhere",
+            start_timeout=900,
+        )
+    )
+    assert "# why it retries\nStartLimitIntervalSec=0\n" in text
+    assert "# found its keys elsewhere\nRestartPreventExitStatus=1 3\n" in text and "TimeoutStartSec=900\n" in text
+    assert "RequiresMountsFor=/var/lib/toy\n" in text
+    plain = render_service_unit(UNIT)
+    assert "StartLimitIntervalSec" not in plain and "RestartPreventExitStatus" not in plain
+
+
 def test_arguments_are_escaped_for_systemd() -> None:
     assert quote("--graffiti=a b") == '"--graffiti=a b"'
     assert quote("100%") == '"100%%"' and quote("$HOME") == '"$$HOME"' and quote("--x=1") == "--x=1"
@@ -101,6 +118,9 @@ def test_arguments_are_escaped_for_systemd() -> None:
         ({"ident": "toy/node"}, "unit ident"),
         ({"x_fields": {"bad key": "v"}}, "not a field name"),
         ({"stop_timeout": 0}, "not within"),
+        ({"restart_prevent": (1,)}, "say why"),
+        ({"restart_prevent": (300,), "restart_prevent_why": "keys live elsewhere"}, "1-255"),
+        ({"no_start_limit": ("ok", "x\nStartLimitBurst=1")}, "control character"),
     ],
 )
 def test_a_value_that_could_add_a_directive_is_refused(change: dict[str, object], message: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.ethereum.checks import eth_sync_check
+from infrakit.plan.evm_checks import evm_sync_check
 from tests.shared.conftest import REPO, clean_env
 from tests.shared.monitoring.fakes import NodeState, node_handler, serve
 
@@ -50,7 +50,7 @@ def test_peers_threshold_is_a_lower_bound(tmp_path: Path, node: tuple[str, NodeS
 def test_sync_and_head_age(tmp_path: Path, node: tuple[str, NodeState]) -> None:
     url, state = node
     sync = {"CHECK_URL": url, "CHECK_RPC_METHOD": "eth_syncing", "CHECK_WARN": "8", "CHECK_CRIT": "64",
-            "CHECK_QUERY": eth_sync_check("s", url).query}
+            "CHECK_QUERY": evm_sync_check("s", url).query}
     assert check(tmp_path, **sync)[0] == 0
     state.syncing = [100, 120]
     code, line = check(tmp_path, **sync)

@@ -1,5 +1,6 @@
-"""Health checks of an Ethereum execution client's JSON-RPC (the monitoring tier runs them
-with check_rpc.sh; the thresholds are the defaults an operator can override per check)."""
+"""Health checks over the Ethereum JSON-RPC API that every EVM node serves (Ethereum's execution
+clients, Monad's RPC): a building block for any EVM chain's adapter. The monitoring tier runs
+them with check_rpc.sh; the thresholds are defaults an adapter can override per check."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from infrakit.plan.model import HealthCheck
 from infrakit.plan.monitoring import json_rpc_check
 
 
-def eth_sync_check(name: str, url: str, warn_behind: float = 8, crit_behind: float = 64) -> HealthCheck:
+def evm_sync_check(name: str, url: str, warn_behind: float = 8, crit_behind: float = 64) -> HealthCheck:
     """eth_syncing: OK when synced; blocks behind compared with the thresholds while syncing."""
     return json_rpc_check(
         name,
@@ -20,14 +21,14 @@ def eth_sync_check(name: str, url: str, warn_behind: float = 8, crit_behind: flo
     )
 
 
-def eth_peers_check(name: str, url: str, warn_below: float = 5, crit_below: float = 1) -> HealthCheck:
+def evm_peers_check(name: str, url: str, warn_below: float = 5, crit_below: float = 1) -> HealthCheck:
     """net_peerCount: too few peers is WARN, fewer than `crit_below` is CRIT."""
     return json_rpc_check(
         name, url, "net_peerCount", query=".result|hex", warn=warn_below, crit=crit_below, bound="min"
     )
 
 
-def eth_head_check(name: str, url: str, warn_age: float = 60, crit_age: float = 300) -> HealthCheck:
+def evm_head_check(name: str, url: str, warn_age: float = 60, crit_age: float = 300) -> HealthCheck:
     """Age of the latest block (seconds): a stalled head is WARN, then CRIT."""
     return json_rpc_check(
         name,

@@ -10,7 +10,7 @@ from infrakit.plan.sources import PROJECT_ROOT
 
 
 def test_every_chain_is_registered_once() -> None:
-    assert REGISTRY.names == ("ethereum", "none")
+    assert REGISTRY.names == ("ethereum", "monad", "none")
     assert all(isinstance(a, ChainAdapter) for a in ADAPTERS)
 
 
@@ -19,6 +19,6 @@ def test_every_adapter_has_a_runbook(adapter: ChainAdapter) -> None:  # type: ig
     assert adapter.runbook is not None and (PROJECT_ROOT / adapter.runbook).is_file()
 
 
-def test_only_the_validator_role_holds_keys() -> None:
+def test_only_the_validator_roles_hold_keys() -> None:
     holding = {(a.name, r.name) for a in ADAPTERS for r in a.roles if r.holds_keys}
-    assert holding == {("ethereum", "validator")}
+    assert holding == {("ethereum", "validator"), ("monad", "validator")}

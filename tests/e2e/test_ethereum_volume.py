@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.apply.executor import ApplyReport, apply_plan
 from infrakit.apply.ssh import Target
 from infrakit.config import RawConfig, load, read_stack_file
@@ -62,7 +63,7 @@ class VolumeLab:
             if volume
             else {"target": "existing", "address": self.host.address}
         )
-        return build_plan(load(RawConfig("eth-volume", values(self.host, target))))
+        return build_plan(load(RawConfig("eth-volume", values(self.host, target)), REGISTRY))
 
     def apply(self, label: str, plan: HostPlan, target: Target | None = None, **kwargs: Any) -> ApplyReport:
         lines: list[str] = []

@@ -157,7 +157,7 @@ def own_project(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("command", sorted(HERE))
 def test_lines_run_here(command: str, own_project: Path) -> None:
-    argv = [sys.executable, "-m", "infrakit", *shlex.split(command.replace("STACK", "lab"))[1:]]
+    argv = [sys.executable, "-m", "adapters", *shlex.split(command.replace("STACK", "lab"))[1:]]
     result = subprocess.run(argv, cwd=own_project, capture_output=True, text=True, timeout=120, check=False)
     if command == ".venv/bin/infrakit lock --check":
         # the shipped lock file is unlocked on purpose (README): the check must say so, exit 1

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import RawConfig, Stack, load, read_stack_file
 from tests.conftest import _merge
 from tests.infrakit.artifacts.aptrepo import Keys
@@ -74,4 +75,4 @@ def monad_values(repo_key: tuple[Path, str], node_base: Path) -> MonadValues:
 
 
 def monad_stack(values: dict[str, Any], name: str = "monad-test", secret: bool = True) -> Stack:
-    return load(RawConfig(name, values, frozenset({"monadKeystorePassword"} if secret else set())))
+    return load(RawConfig(name, values, frozenset({"monadKeystorePassword"} if secret else set())), REGISTRY)

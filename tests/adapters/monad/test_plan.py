@@ -104,8 +104,8 @@ def test_triedb_force_is_explicit(monad_values: MonadValues) -> None:
 
 def test_roles_and_protection(monad_values: MonadValues) -> None:
     """A validator holds keys that must never be lost: protected by default; a full node is not."""
-    assert monad_stack(monad_values(role="validator")).config.protected is True
-    assert monad_stack(monad_values(role="fullnode")).config.protected is False
+    assert monad_stack(monad_values(role="validator")).protected is True
+    assert monad_stack(monad_values(role="fullnode")).protected is False
 
 
 def test_os_override_and_hardware_mode_reach_the_check(monad_values: MonadValues) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import REGISTRY
 from infrakit.config import ConfigError
 from infrakit.plan import build_plan
 from tests.adapters.monad.conftest import MonadValues, monad_stack
@@ -158,9 +159,9 @@ def test_shipped_stacks_are_valid_existing_and_blocked_until_pinned(name: str) -
     """The shipped stacks validate, target bare metal, and wait for the operator's key and password."""
     from infrakit.config import load_stack  # noqa: PLC0415
 
-    stack = load_stack(name)
+    stack = load_stack(name, REGISTRY)
     assert stack.config.host.target == "existing"
     plan = build_plan(stack)
     assert any("keyFingerprint" in b for b in plan.blockers)
     assert any("monadKeystorePassword" in b for b in plan.blockers)
-    assert stack.config.protected is (stack.config.role == "validator")
+    assert stack.protected is (stack.config.role == "validator")

@@ -162,7 +162,7 @@ def test_apply_turns_off_the_steps_the_host_has_and_the_plan_dropped(
 ) -> None:
     """fail2ban turned off in the stack: the host still records it, so `infrakit apply` runs
     its off action (shared/lib/run_off.sh, as Pulumi's Step.delete does) after the plan."""
-    plan = build_plan(load(RawConfig("s", stack_values(hardening={"fail2ban": {"enabled": False}}))))
+    plan = build_plan(load(RawConfig("s", stack_values(hardening={"fail2ban": {"enabled": False}})), REGISTRY))
     fake = FakeHost(["base_packages", "fail2ban", "harden_ssh"])
     monkeypatch.setattr(executor, "Connection", fake)
     report = apply_plan(plan, NOWHERE, {})

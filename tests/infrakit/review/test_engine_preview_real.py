@@ -71,7 +71,7 @@ def test_engine_preview_of_a_stack_not_deployed_yet(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "infrakit",
+            "adapters",
             "preview-comment",
             "--repo",
             str(root),

@@ -162,7 +162,7 @@ def test_previous_ssh_port_equal_to_ssh_port_is_refused(stack_values: StackFacto
 def test_forwarding_sysctls_come_first() -> None:
     """Writing net.ipv4.ip_forward resets every net.ipv4.conf.* key: written after them, it
     undid accept_redirects=0 and the next apply changed the sysctl step again (measured)."""
-    plan = build_plan(load_stack("lab"))
+    plan = build_plan(load_stack("lab", REGISTRY))
     content = next(f.content for p in plan.steps for f in p.step.files if f.name == "sysctl.conf")
     keys = [line.split(" = ")[0] for line in content.splitlines() if " = " in line]
     assert keys[:3] == ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv6.conf.default.forwarding"]

@@ -120,7 +120,7 @@ def _label(rule: Mapping[str, Any]) -> str:
 
 
 def is_validator(role: Any) -> bool:
-    """The program's own rule (StackConfig.validator_like): a role holding validator keys."""
+    """A role named as a validator (the program asks the adapter: Role.holds_keys, in the facts as holdsKeys)."""
     return "validator" in str(role or "")
 
 

@@ -111,7 +111,7 @@ def test_one_file_change_reruns_only_the_steps_that_use_it(project: EngineProjec
 
 
 # What a one-line edit of a shell library module may touch in the lab stack (tests/infrakit/plan/
-# test_sources.py checks the same on the plan): the 7 of 12 steps whose scripts source
+# test_sources.py checks the same on the plan): the 7 steps whose scripts source
 # systemd.sh; never base_packages, create_user, sysctl, node_env or monitoring.
 LIBRARY_EDIT = (
     "systemd.sh",

@@ -345,27 +345,26 @@ class _CleanErrors:
 _LAST_DIFF = threading.local()
 
 
-class _KeyedProto:
-    """`pulumi.runtime.proto` as the dynamic-provider server sees it, except that the
-    DiffResponse it builds also carries the `diffs` and detailed diff of the KeyedDiff the
-    provider returned in this thread (the SDK's DiffResult has no field for them, so a
-    preview could only say "update", not what changed). The gRPC handlers were bound when
-    the server started, so the module they read is what can be extended."""
+class _KeyedDiffResponse:
+    """`proto.DiffResponse` as the dynamic-provider server uses it: its constants
+    (DIFF_NONE, DIFF_SOME, ...) as they are; a response built also carries the `diffs` and
+    detailed diff of the KeyedDiff the provider returned in this thread."""
 
-    def __init__(self, real: Any) -> None:
+    def __init__(self, real: Any, property_diff: Any) -> None:
         self._real = real
+        self._property_diff = property_diff
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def DiffResponse(self, **fields: Any) -> Any:  # noqa: N802 (the proto's name)
-        response = self._real.DiffResponse(**fields)
+    def __call__(self, **fields: Any) -> Any:
+        response = self._real(**fields)
         result = getattr(_LAST_DIFF, "value", None)
         _LAST_DIFF.value = None
         if not isinstance(result, KeyedDiff) or not result.diffs:
             return response
         replaces = set(result.replaces or [])
-        kinds = self._real.PropertyDiff
+        kinds = self._property_diff
         response.diffs.extend(dict.fromkeys(path.split(".")[0] for path in result.diffs))
         for path in result.diffs:
             kind = kinds.UPDATE_REPLACE if path.split(".")[0] in replaces else kinds.UPDATE
@@ -376,6 +375,20 @@ class _KeyedProto:
             response.detailedDiff[path].CopyFrom(kinds(kind=kind, inputDiff=path not in ("applied", "installed")))
         response.hasDetailedDiff = True
         return response
+
+
+class _KeyedProto:
+    """`pulumi.runtime.proto` as the dynamic-provider server sees it, except DiffResponse
+    (_KeyedDiffResponse): the SDK's DiffResult has no field for the changed keys, so a
+    preview could only say "update", not what changed. The gRPC handlers were bound when the
+    server started, so the module they read is what can be extended."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.DiffResponse = _KeyedDiffResponse(real.DiffResponse, real.PropertyDiff)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
 
 def _install_provider_hooks() -> None:

@@ -155,6 +155,10 @@ def test_the_diff_response_carries_the_keys_and_a_detailed_diff(monkeypatch: pyt
     assert response.detailedDiff["access.port"].kind == proto.PropertyDiff.UPDATE
     plain = keyed.DiffResponse(changes=proto.DiffResponse.DIFF_NONE)  # no KeyedDiff pending
     assert not plain.hasDetailedDiff and not list(plain.diffs)
+    # the server reads the constants through the same name (dynamic/__main__.py Diff)
+    assert keyed.DiffResponse.DIFF_NONE == proto.DiffResponse.DIFF_NONE
+    assert keyed.DiffResponse.DIFF_SOME == proto.DiffResponse.DIFF_SOME
+    assert keyed.DiffResponse.DIFF_UNKNOWN == proto.DiffResponse.DIFF_UNKNOWN
 
 
 def test_delete_turns_the_step_off_over_any_live_connection(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:

@@ -403,7 +403,15 @@ def test_unlocked_artifact_is_refused_before_download(eth: EthLab) -> None:
 def test_rollback_to_the_previous_version_needs_no_download(eth: EthLab) -> None:
     """The previous version stays unpacked: rolling back works even with the mirror's copy gone."""
     (eth.mirror.root / "mirror" / "geth" / "1.0.0" / "geth-linux-amd64-1.0.0.tar.gz").unlink()
-    report = eth.apply("rollback", build_plan(eth.stack(geth="1.0.0", enabled=True)), changed_only=True)
+    plan = build_plan(eth.stack(geth="1.0.0", enabled=True))
+    # geth's database has no documented downgrade path: the guard refuses before anything switches
+    refused = eth.apply("rollback_refused", plan, changed_only=True)
+    assert not refused.ok and refused.failed is not None and refused.failed.name == "eth_rollback_guard"
+    assert "refusing to downgrade geth 1.0.1 -> 1.0.0" in eth.tail("rollback_refused")
+    assert eth.sh("readlink /opt/infrakit/geth/current").strip() == "1.0.1"
+    # an operator who followed the runbook (data dir moved away) applies without the guard
+    steps = {p.step.name for p in plan.steps} - {"eth_rollback_guard"}
+    report = eth.apply("rollback", plan, only=steps, changed_only=True)
     assert report.ok, eth.tail("rollback")
     assert eth.sh("readlink /opt/infrakit/geth/current /opt/infrakit/geth/previous").split() == ["1.0.0", "1.0.1"]
     assert "downloading" not in eth.tail("rollback")

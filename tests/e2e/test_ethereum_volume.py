@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from infrakit.apply.ssh import Target
 from infrakit.config import RawConfig, load, read_stack_file
 from infrakit.plan import HostPlan, build_plan
 from infrakit_lab.host import LabHost, ensure_host_packages
+from tests.adapters.ethereum.conftest import write_test_lock
 from tests.e2e.conftest import ADMIN_KEY, require_root
 
 pytestmark = pytest.mark.lab
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.lab
 HOST_NAME = os.environ.get("INFRAKIT_E2E_ETH_VOLUME_HOST", os.environ.get("INFRAKIT_E2E_ETH_HOST", "eth1") + "v")
 FEE = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 BY_ID = "/dev/disk/by-id/scsi-0HC_Volume_4242"
+LOCK = Path(tempfile.mkdtemp(prefix="infrakit-volume-lock.")) / "test.lock.toml"
 
 
 def values(host: LabHost, target: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +47,12 @@ def values(host: LabHost, target: dict[str, Any]) -> dict[str, Any]:
             "network": "hoodi",
             "host": target,
             "access": {**out["access"], "adminCidrs": [f"{host.host_side_address}/32"]},
-            "chainSettings": {"validator": {"feeRecipient": FEE}},
+            # a TEST lock (sha256s of fake bytes): only the volume and prepare steps run here
+            "chainSettings": {
+                "validator": {"feeRecipient": FEE},
+                "artifacts": {"lockFile": str(LOCK)},
+                "versions": {"geth": "1.0.0", "lighthouse": "1.0.0", "mev-boost": "1.0.0"},
+            },
         }
     )
     return out
@@ -122,6 +130,7 @@ def allow_device(host: LabHost, major: int, minor: int) -> None:
 def vol(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VolumeLab]:
     require_root()
     ensure_host_packages()
+    write_test_lock(LOCK.parent, {"geth": ["1.0.0"], "lighthouse": ["1.0.0"], "mev-boost": ["1.0.0"]})
     work = tmp_path_factory.mktemp("volume")
     image = work / "volume.img"
     subprocess.run(["truncate", "-s", "64M", str(image)], check=True)

@@ -29,7 +29,6 @@ from typing import Any
 
 import pytest
 
-from adapters import registry
 from infrakit.apply.executor import ApplyReport
 from infrakit.artifacts import pinned
 from infrakit.artifacts.apt import AptPackage, apt_step
@@ -37,10 +36,11 @@ from infrakit.artifacts.lock import LockEntry
 from infrakit.artifacts.manifest import ArtifactSpec
 from infrakit.artifacts.npm import NpmPackage, npm_step
 from infrakit.artifacts.oci import OciImage, oci_step
+from infrakit.config import RawConfig, load, read_stack_file
 from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.model import Step, plan_steps
-from tests.adapters.example import ADAPTER as EXAMPLE
-from tests.e2e.conftest import Lab, lab_session, lab_stack
+from tests.adapters.test_example_seam import CHAINS as EXAMPLE_CHAINS
+from tests.e2e.conftest import Lab, lab_session
 from tests.infrakit.artifacts.aptrepo import PACKAGE, Keys, build_deb, build_repo
 from tests.infrakit.artifacts.ocilayout import PORT as OCI_PORT
 from tests.infrakit.artifacts.ocilayout import build_image, corrupt_a_layer
@@ -486,20 +486,24 @@ def test_npm_upgrade_then_refused_downgrade(kinds: KindsLab, npm_mirror: NpmMirr
 # ------------------------------------------------------------ example chain ---
 
 
-def test_example_chain_installs_its_client_from_the_signed_repository(
-    kinds: KindsLab, apt_repo: AptRepo, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_example_chain_installs_its_client_from_the_signed_repository(kinds: KindsLab, apt_repo: AptRepo) -> None:
     """The TEST-ONLY `example` adapter (a folder + one registry line), applied as a whole
     plan: its client comes from the signed repository through core's apt kind."""
-    monkeypatch.setitem(registry.ADAPTERS, EXAMPLE.name, EXAMPLE)
     client = apt_pkg(kinds, apt_repo, "1.0.1", "apt-next").model_dump(by_alias=True) | {"repo": "example"}
-    stack = lab_stack(kinds.lab.host, chain="example", role="node", network="devnet", chainSettings={"client": client})
-    plan = build_plan(stack)
+    values = dict(read_stack_file("lab").values)
+    values.update(
+        chain="example",
+        role="node",
+        network="devnet",
+        chainSettings={"client": client},
+        host={"target": "existing", "address": kinds.lab.host.address},
+        access={**values["access"], "adminCidrs": list(kinds.lab.stack.config.access.admin_cidrs)},
+    )
+    plan = build_plan(load(RawConfig("example-lab", values), EXAMPLE_CHAINS))
     start = time.monotonic()
     report = kinds.lab.apply("example_chain", plan)
     SECONDS["example_chain_full_plan"] = round(time.monotonic() - start, 1)
     assert report.ok, "\n".join(kinds.lab.logs["example_chain"][-60:])
     assert installed(kinds) == ("1.0.1", PACKAGE)
-    assert "Signed-By: /etc/apt/keyrings/infrakit-example.asc" in kinds.sh(
-        "cat /etc/apt/sources.list.d/infrakit-example.sources"
-    )
+    sources = kinds.sh("cat /etc/apt/sources.list.d/infrakit-example.sources")
+    assert f"Signed-By: /etc/apt/keyrings/infrakit-example.asc {apt_repo.fingerprint}" in sources

@@ -15,12 +15,9 @@ chainSettings:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from infrakit.artifacts.apt import AptPackage
+from infrakit.config.models import Model
 
 
-class ExampleSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ExampleSettings(Model):
     client: AptPackage

@@ -8,7 +8,7 @@
 #   HUGEPAGES_UNIT   the package's hugepages unit (default set-hugepages.service)
 # Inside a container (the lab), keys the kernel does not namespace are read-only and the
 # hugepages pool cannot be set: that is reported (refused=...), not fatal; on a real host
-# any refused key or a failed hugepages unit fails the step.
+# any refused or not retained key, or a failed hugepages unit, fails the step.
 # Stdout: infrakit: monad_tuning sysctl=<applied|refused=keys|missing> hugepages_total=<n>
 #         hugepagesize_kb=<n> hugepages_unit=<state>, then the step line.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
@@ -31,7 +31,9 @@ apply_sysctl() {
     value="${BASH_REMATCH[2]}"
     current="$(sysctl -n -- "${key}" 2>/dev/null | tr -s '\t ' ' ' || true)"
     [[ "${current}" == "${value}" ]] && continue
-    if sysctl -q -w -- "${key}=${value}" >/dev/null 2>&1; then
+    # changed only when the kernel keeps the value (a container may accept a write and ignore it)
+    if sysctl -q -w -- "${key}=${value}" >/dev/null 2>&1 \
+      && [[ "$(sysctl -n -- "${key}" 2>/dev/null | tr -s '\t ' ' ')" == "${value}" ]]; then
       ik_log "set ${key}=${value} (was ${current:-unset})"
       ik_changed
     else

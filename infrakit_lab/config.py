@@ -43,10 +43,9 @@ def validate_name(name: str) -> str:
 
 
 def host_index(name: str) -> int:
-    """The third octet of the host's /24 in 10.199.0.0/16: 'lab' is 0, others 1-254.
-
-    Deterministic (crc32 of the name); two names that collide cannot be up together.
-    """
+    """The PREFERRED third octet of the host's /24 in 10.199.0.0/16: 'lab' is 0, others 1-254
+    (crc32 of the name). Two names may prefer the same one: `addresses.allocate` then gives
+    the second host the next free index, so they can be up together."""
     if name == DEFAULT_NAME:
         return 0
     return zlib.crc32(name.encode()) % 254 + 1

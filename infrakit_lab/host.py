@@ -38,7 +38,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infrakit_lab import config, daemon, network, nspawn
+from infrakit_lab import addresses, config, daemon, network, nspawn
 from infrakit_lab.errors import LabError
 from infrakit_lab.locking import file_lock
 from infrakit_lab.machine import KEY_NAME, LabMachine
@@ -231,14 +231,11 @@ class LabHost(LabMachine):
 
     @classmethod
     def _create(cls, name: str, state: Path, boot_timeout: float) -> LabHost:
-        addrs = network.addresses_for(name)
         others = cls._all(state)
-        for other in others:
-            if other.address == addrs.guest:
-                raise LabError(f"lab host name {name} maps to {addrs.guest}, used by {other.name}: pick another name")
-        link = network.lab_addresses_on_links().get(addrs.host_side)
-        if link is not None:  # a host of another state dir ($INFRAKIT_LAB_STATE)
-            raise LabError(f"lab host name {name} maps to {addrs.guest}, in use on {link}: pick another name")
+        # one machine-wide table (locked) gives each host its own index; the links and this
+        # state's records are checked too (hosts started before the table existed)
+        busy = {o._rec.idx for o in others} | network.indexes_on_links()
+        addrs = network.addresses_for_index(addresses.allocate(name, state, busy=busy))
         key = lab_key(state)
         recipe = default_recipe()
         ensure_base(state, recipe)
@@ -279,7 +276,7 @@ class LabHost(LabMachine):
     def _write_guest_files(self, pubkey: Path, mirror_hosts: list[str]) -> None:
         """Per-host files, written once into the upper layer before the first boot."""
         root = self.rootfs
-        addrs = network.addresses_for(self.name)
+        addrs = network.addresses_for_index(self._rec.idx)
         (root / "etc/hostname").write_text(f"{self.name}\n")
         hosts = [
             "127.0.0.1 localhost",
@@ -313,7 +310,7 @@ class LabHost(LabMachine):
         self._save()
         try:
             network.wait_for_link(self.veth, timeout=LINK_TIMEOUT, alive=lambda: daemon.is_alive(proc))
-            network.configure_host_side(self.veth, network.addresses_for(self.name))
+            network.configure_host_side(self.veth, network.addresses_for_index(self._rec.idx))
             self._wait_sshd(proc, started + boot_timeout)
         except BaseException:
             self._stop(10.0)
@@ -345,6 +342,7 @@ class LabHost(LabMachine):
         self._stop(timeout)
         unmount(self.rootfs)
         remove_tree(self.dir)
+        addresses.release(self.name, self._state)
 
     def _remove(self, timeout: float) -> None:
         self._teardown(timeout)

@@ -51,9 +51,13 @@ class Addresses:
         return f"{self.guest}/{self.prefix}"
 
 
-def addresses_for(name: str) -> Addresses:
-    idx = host_index(name)
+def addresses_for_index(idx: int) -> Addresses:
     return Addresses(idx=idx, host_side=f"10.199.{idx}.1", guest=f"10.199.{idx}.2")
+
+
+def addresses_for(name: str) -> Addresses:
+    """The preferred addresses of NAME (a running host's are in its record: see addresses.py)."""
+    return addresses_for_index(host_index(name))
 
 
 def veth_name(name: str) -> str:
@@ -85,6 +89,16 @@ def lab_addresses_on_links() -> dict[str, str]:
         words = line.split()
         if len(words) >= 4 and words[2] == "inet" and words[3].startswith(LAB_PREFIX):
             found[words[3].split("/")[0]] = words[1]
+    return found
+
+
+def indexes_on_links() -> set[int]:
+    """The lab indexes whose host-side address (10.199.<idx>.1) is on a link of this machine."""
+    found = set()
+    for ip in lab_addresses_on_links():
+        parts = ip.split(".")
+        if len(parts) == 4 and parts[3] == "1" and parts[2].isdigit():
+            found.add(int(parts[2]))
     return found
 
 

@@ -27,10 +27,11 @@ from infrakit.config import RawConfig, Stack, load, read_stack_file
 from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.sources import PROJECT_ROOT
 from infrakit_lab.host import LabHost, ensure_host_packages
+from tests.lab_names import test_host
 
 ADMIN_KEY = PROJECT_ROOT / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519"
 # INFRAKIT_E2E_HOST: another name, so that two runs on one machine do not remove each other's host
-HOST_NAME = os.environ.get("INFRAKIT_E2E_HOST", "e2e")
+HOST_NAME = os.environ.get("INFRAKIT_E2E_HOST") or test_host("e2e")
 
 
 def require_root() -> None:

@@ -44,10 +44,11 @@ from tests.e2e.conftest import Lab, lab_session
 from tests.infrakit.artifacts.aptrepo import PACKAGE, Keys, build_deb, build_repo
 from tests.infrakit.artifacts.ocilayout import PORT as OCI_PORT
 from tests.infrakit.artifacts.ocilayout import build_image, corrupt_a_layer
+from tests.lab_names import test_host
 
 pytestmark = pytest.mark.lab
 
-HOST_NAME = os.environ.get("INFRAKIT_E2E_ARTIFACTS_HOST", "ar1")
+HOST_NAME = os.environ.get("INFRAKIT_E2E_ARTIFACTS_HOST") or test_host("ar")
 # tools the tests run on the lab machine (never on the lab host) -> Debian package
 TEST_TOOLS = {"reprepro": "reprepro", "gpg": "gpg", "umoci": "umoci", "busybox": "busybox-static"}
 SECONDS: dict[str, float] = {}

@@ -43,10 +43,11 @@ from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.model import plan_steps
 from infrakit_lab.host import LabHost, ensure_host_packages
 from tests.e2e.conftest import ADMIN_KEY, require_root
+from tests.lab_names import test_host
 
 pytestmark = pytest.mark.lab
 
-HOST_NAME = os.environ.get("INFRAKIT_E2E_ETH_HOST", "eth1")  # another name: concurrent runs on one machine
+HOST_NAME = os.environ.get("INFRAKIT_E2E_ETH_HOST") or test_host("eth")  # another name: concurrent runs on one machine
 STANDIN = Path(__file__).resolve().parents[1] / "adapters" / "ethereum" / "standin.py"
 FEE_RECIPIENT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 PUBKEY = "a" * 96

@@ -21,10 +21,11 @@ from infrakit.plan.evm_checks import evm_head_check, evm_peers_check, evm_sync_c
 from infrakit_lab.host import LabHost
 from tests.e2e.conftest import Lab, etc_digest, lab_session, lab_stack
 from tests.e2e.lab_fakes import start_fake, wait_for
+from tests.lab_names import test_host
 
 pytestmark = pytest.mark.lab
 
-HOST_NAME = "mon1"
+HOST_NAME = test_host("mon")
 INTERVAL = 5
 TIMEOUT = 3
 TOKEN = "lab-secret-token-5f2c9a"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -21,10 +22,12 @@ import pytest
 from infrakit.plan.sources import PROJECT_ROOT
 from infrakit_lab.host import LabHost, ensure_host_packages
 from tests.e2e.conftest import ADMIN_KEY, require_root
+from tests.lab_names import test_host
+from tests.runbooks.test_runbooks import ON_LAB_HOST_LOCAL, ON_LAB_HOST_REMOTE
 
 pytestmark = pytest.mark.lab
 
-HOST_NAME = os.environ.get("INFRAKIT_E2E_CLI_HOST", "cli1")
+HOST_NAME = os.environ.get("INFRAKIT_E2E_CLI_HOST") or test_host("cli")
 SCREEN = 24  # lines of a classic terminal: a cold converge must fit
 PLAN_STEPS = 12
 
@@ -258,3 +261,36 @@ def test_status_of_an_unhealthy_host_exits_1(cli_host: CliHost, cold: object) ->
         assert ": CRIT" in result.stdout
     finally:
         day2(cli_host, "ssh", "--", "sudo", "-n", "systemctl", "start", "fail2ban")
+
+
+# -- the runbooks' command lines that make sense in the lab (tests/runbooks classifies them all) --
+
+
+def runbook_argv(cli_host: CliHost, line: str) -> list[str]:
+    """A runbook's `infrakit` line for the lab: STACK=lab, the lab's keys, and the overrides that
+    point the `lab` stack at this host (documented: --host, --admin-cidr, --known-hosts)."""
+    line = line.replace("~/.ssh/admin_key", str(cli_host.admin_key))
+    line = line.replace("~/.ssh/root_key", str(cli_host.host.ssh_key_path))
+    words = shlex.split(line.replace("STACK", "lab"))[1:]
+    extra = ["--host", cli_host.host.address, "--known-hosts", str(cli_host.known_hosts)]
+    if words[0] == "apply":
+        extra += ["--admin-cidr", f"{cli_host.host.host_side_address}/32"]
+    tail = ["--", "true"] if words[0] == "ssh" else []  # a login shell would wait for a terminal
+    return [*words, *extra, *tail]
+
+
+@pytest.mark.parametrize("line", sorted(ON_LAB_HOST_LOCAL))
+def test_runbook_infrakit_lines_on_a_lab_host(cli_host: CliHost, cold: object, line: str) -> None:
+    argv = runbook_argv(cli_host, line)
+    if argv[0] == "status":
+        status_when_ready(cli_host)  # the status server may be restarting after an earlier test
+    result = cli_host.infrakit(*argv)
+    assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("line", sorted(ON_LAB_HOST_REMOTE))
+def test_runbook_host_lines_on_a_lab_host(cli_host: CliHost, cold: object, line: str) -> None:
+    """Each line as the runbook writes it, in the admin user's shell on the host."""
+    result = day2(cli_host, "ssh", "--", line)
+    assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
+    assert result.stdout.strip(), f"{line} printed nothing"

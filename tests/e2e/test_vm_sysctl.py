@@ -21,6 +21,7 @@ from infrakit.plan.base import SYSCTL_DEFAULTS
 from infrakit_lab.host import ensure_host_packages
 from infrakit_lab.vm import LabVM
 from tests.e2e.conftest import require_root
+from tests.lab_names import test_host
 
 pytestmark = pytest.mark.vm
 
@@ -34,7 +35,7 @@ def vm() -> Iterator[LabVM]:
     stale = LabVM.get("e2evm")
     if stale:
         stale.down()
-    machine = LabVM.up("e2evm")
+    machine = LabVM.up(test_host("vm"))
     try:
         yield machine
     finally:

@@ -30,10 +30,11 @@ import pytest
 from infrakit_lab.host import LabHost
 from tests.e2e.conftest import OUTSIDER, Lab, etc_digest, lab_session, lab_stack, side_address
 from tests.e2e.lab_fakes import listening, start_fake, wait_for
+from tests.lab_names import test_host
 
 pytestmark = pytest.mark.lab
 
-HOSTS = {"nginx": "mon2", "caddy": "mon3"}
+HOSTS = {"nginx": test_host("ngx"), "caddy": test_host("cdy")}
 PEBBLE_DIR = "https://127.0.0.1:14000/dir"
 RPC_USER, RPC_PASSWORD = "rpc", "lab-rpc-password-31b7"
 PEBBLE_ENV = ("PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")

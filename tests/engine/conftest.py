@@ -26,12 +26,13 @@ import yaml
 from infrakit.config import read_stack_file
 from infrakit.plan.sources import PROJECT_ROOT
 from infrakit_lab.host import LabHost, ensure_host_packages
+from tests.lab_names import test_host
 
 ENGINE = PROJECT_ROOT / ".infrakit" / "engine"
 ADMIN_KEY = PROJECT_ROOT / "infrakit_lab" / "insecure_key" / "lab_admin_ed25519"
 # INFRAKIT_E2E_ENGINE_HOST: another name, so that two runs on one machine do not collide.
 # A test module may name its own host with a module-level ENGINE_HOST.
-HOST_NAME = os.environ.get("INFRAKIT_E2E_ENGINE_HOST", "eng1")
+HOST_NAME = os.environ.get("INFRAKIT_E2E_ENGINE_HOST") or test_host("eng")
 
 
 def require_engine_and_root() -> None:

@@ -17,10 +17,11 @@ import pytest
 
 from tests.engine.conftest import EngineProject, lab_values
 from tests.engine.test_pulumi_up import changes, host_hashes, plan_hashes
+from tests.lab_names import test_host
 
 pytestmark = [pytest.mark.lab, pytest.mark.engine]
 
-ENGINE_HOST = os.environ.get("INFRAKIT_E2E_TRANSITIONS_HOST", "op1")
+ENGINE_HOST = os.environ.get("INFRAKIT_E2E_TRANSITIONS_HOST") or test_host("op")
 STACK = "lab"
 ADMIN_KEY = "infrakit_lab/insecure_key/lab_admin_ed25519"
 NODE_EXPORTER = "prometheus-node-exporter.service"

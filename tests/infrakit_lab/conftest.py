@@ -17,6 +17,7 @@ import pytest
 from infrakit_lab import config, network
 from infrakit_lab.host import LabHost, ensure_host_packages
 from infrakit_lab.rootfs import default_recipe, ensure_cached
+from tests.lab_names import test_host
 
 
 def _require_root() -> None:
@@ -68,22 +69,22 @@ def _assert_nothing_left(name: str) -> None:
         assert not (config.state_dir() / "ip_forward.orig").exists(), "ip_forward not restored"
 
 
-def unique_name(prefix: str, taken: set[str]) -> str:
-    """A host name unique to this test process whose address no host in ``taken`` uses.
+def unique_name(taken: set[str]) -> str:
+    """A host name of this test run (tests/lab_names.py: one per-run prefix) not in ``taken``.
 
     Developers share a machine: concurrent test runs must not take each other's hosts.
     """
     for suffix in "abcdefghij":
-        name = f"{prefix}{os.getpid() % 100000}{suffix}"
-        if network.addresses_for(name).guest not in taken:
+        name = test_host(f"l{suffix}")
+        if name not in taken:
             return name
-    raise AssertionError("no free lab address for a test host")
+    raise AssertionError("no free lab host name for a test host")
 
 
 @pytest.fixture
 def fresh_name(lab_ready: Path) -> Iterator[str]:
     """A host name not in use; whatever a test leaves of it is removed afterwards."""
-    name = unique_name("t", {h.address for h in LabHost.all()})
+    name = unique_name({h.name for h in LabHost.all()})
     yield name
     leftover = LabHost.get(name)
     if leftover is not None:

@@ -29,10 +29,11 @@ from infrakit.plan import HostPlan, build_plan
 from infrakit_lab.host import LabHost, ensure_host_packages
 from tests.adapters.ethereum.conftest import write_test_lock
 from tests.e2e.conftest import ADMIN_KEY, require_root
+from tests.lab_names import test_host
 
 pytestmark = pytest.mark.lab
 
-HOST_NAME = os.environ.get("INFRAKIT_E2E_ETH_VOLUME_HOST", os.environ.get("INFRAKIT_E2E_ETH_HOST", "eth1") + "v")
+HOST_NAME = os.environ.get("INFRAKIT_E2E_ETH_VOLUME_HOST") or test_host("ethv")
 FEE = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 BY_ID = "/dev/disk/by-id/scsi-0HC_Volume_4242"
 LOCK = Path(tempfile.mkdtemp(prefix="infrakit-volume-lock.")) / "test.lock.toml"

@@ -22,7 +22,7 @@ STANDARD = {
     "pulumi": "Pulumi CLI", "git": "git", "ssh": "openssh-client", "scp": "openssh-client",
     "ssh-add": "openssh-client", "curl": "curl", "jq": "jq", "journalctl": "systemd", "systemctl": "systemd",
     "fail2ban-client": "fail2ban (installed by the plan)", "sha256sum": "coreutils", "shred": "coreutils",
-    "rm": "coreutils", "cat": "coreutils", "grep": "grep", "python3": "python3", "bash": "bash",
+    "rm": "coreutils", "cat": "coreutils", "grep": "grep", "python3": "python3", "bash": "bash", "sh": "dash (POSIX sh)",
 }  # fmt: skip
 # What InfraKit ships, as the runbooks call it -> the file in this repository.
 SHIPPED = {
@@ -57,7 +57,7 @@ ON_LAB_HOST_REMOTE = {
     "sudo fail2ban-client status sshd",
     "sudo fail2ban-client set sshd unbanip 198.51.100.7",
     "sudo journalctl -u ssh -u fail2ban --since -1h",
-    "sudo cat /var/lib/infrakit/state/*.hash",
+    "sudo sh -c 'cat /var/lib/infrakit/state/*.hash'",
     "curl -s 127.0.0.1:9108/status | jq '.status, (.checks[] | [.name, .status, .summary])'",
     "curl -s 127.0.0.1:9108/metrics | grep -v '^#' | grep infrakit_check_state | grep ' 1$'",
     "sudo journalctl -u infrakit-probe --since -1h",

@@ -22,7 +22,7 @@ STANDARD = {
     "pulumi": "Pulumi CLI", "git": "git", "ssh": "openssh-client", "scp": "openssh-client",
     "ssh-add": "openssh-client", "curl": "curl", "jq": "jq", "journalctl": "systemd", "systemctl": "systemd",
     "fail2ban-client": "fail2ban (installed by the plan)", "sha256sum": "coreutils", "shred": "coreutils",
-    "rm": "coreutils", "cat": "coreutils", "grep": "grep", "python3": "python3", "bash": "bash", "sh": "dash (POSIX sh)",
+    "rm": "coreutils", "cat": "coreutils", "grep": "grep", "python3": "python3", "bash": "bash", "sh": "dash",
 }  # fmt: skip
 # What InfraKit ships, as the runbooks call it -> the file in this repository.
 SHIPPED = {

@@ -9,6 +9,7 @@ from infrakit.config import ConfigError, load
 from infrakit.config.loader import from_pulumi_engine
 from infrakit.engine import require_engine
 from infrakit.plan import build_plan
+from infrakit.policy_facts import FACTS_OUTPUT, policy_facts
 
 require_engine()
 tune_gc()
@@ -32,3 +33,5 @@ pulumi.export("hostKey", node.setup.host.seenHostKey)
 pulumi.export("stepHashes", node.setup.step_hashes)
 pulumi.export("openPorts", node.open_ports)
 pulumi.export("planHash", plan.plan_hash)
+# What the policy pack (policy/) checks beyond the cloud resources: host firewall, artifacts, roles.
+pulumi.export(FACTS_OUTPUT, policy_facts(stack, plan))

@@ -78,8 +78,8 @@ def infrakit_apply(project: EngineProject) -> tuple[int, str]:
     proc = subprocess.run(
         [
             str(project.root / ".venv" / "bin" / "python"),
-            "-m",
-            "infrakit",
+            "-c",  # the copy's own code (cwd on sys.path), through the CLI's entry point
+            "import sys; from adapters.registry import main; sys.exit(main())",
             "apply",
             STACK,
             "-i",

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters.registry import REGISTRY
 from infrakit.apply.executor import ApplyReport, apply_plan
@@ -39,8 +41,20 @@ BY_ID = "/dev/disk/by-id/scsi-0HC_Volume_4242"
 LOCK = Path(tempfile.mkdtemp(prefix="infrakit-volume-lock.")) / "test.lock.toml"
 
 
+def _throwaway_admin_key() -> str:
+    """A public key nobody published: the published lab key may not open a cloud server, and
+    only the volume and prepare steps run here (the admin user already has the lab key)."""
+    key = Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
+THROWAWAY_KEY = _throwaway_admin_key()
+
+
 def values(host: LabHost, target: dict[str, Any]) -> dict[str, Any]:
     out = dict(read_stack_file("lab").values)
+    if target.get("target") == "hcloud":
+        out["access"] = {**out["access"], "adminKeys": [THROWAWAY_KEY]}
     out.update(
         {
             "chain": "ethereum",

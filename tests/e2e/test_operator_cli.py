@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import REGISTRY
+from infrakit.config import load_stack
+from infrakit.plan import build_plan
 from infrakit.plan.sources import PROJECT_ROOT
 from infrakit_lab.host import LabHost, ensure_host_packages
 from tests.e2e.conftest import ADMIN_KEY, require_root
@@ -29,7 +32,8 @@ pytestmark = pytest.mark.lab
 
 HOST_NAME = os.environ.get("INFRAKIT_E2E_CLI_HOST") or test_host("cli")
 SCREEN = 24  # lines of a classic terminal: a cold converge must fit
-PLAN_STEPS = 12
+# the lab stack's plan, as this checkout builds it (one line per step is the contract)
+PLAN_STEPS = len(build_plan(load_stack("lab", REGISTRY)).steps)
 
 
 @dataclass

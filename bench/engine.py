@@ -73,7 +73,7 @@ def run_engine(runs: int, host: str, say: Say) -> dict[str, Any]:
                 [
                     str(root / ".venv" / "bin" / "python"),
                     "-m",
-                    "infrakit",
+                    "adapters",  # the infrakit CLI's module form
                     "apply",
                     stack,
                     "-i",

@@ -63,7 +63,7 @@ def test_render_diff_names_exactly_what_the_engine_reruns(deployed: tuple[Engine
         [
             sys.executable,
             "-m",
-            "infrakit",
+            "adapters",  # the infrakit CLI's module form
             "preview-comment",
             "--repo",
             str(project.root),

@@ -203,7 +203,7 @@ def test_infrakit_apply_reaches_the_same_end_state(project: EngineProject) -> No
         [
             str(project.root / ".venv" / "bin" / "python"),
             "-m",
-            "infrakit",
+            "adapters",  # the infrakit CLI's module form (it needs the registry)
             "apply",
             STACK,
             "-i",

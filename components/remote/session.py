@@ -12,6 +12,11 @@ Bootstrap: a host whose admin user does not exist yet (first converge of an exis
 is reached as `bootstrapUser` (typically root) after the admin login is refused; the first
 refused login is the only failed attempt, never a retry loop that fail2ban could count.
 
+Sessions: sshd refuses a channel beyond its MaxSessions (default 10) on one connection, and a
+`pulumi up --refresh` reads every step at once; at most CHANNELS_PER_CONNECTION channels are
+open per connection, and a refused channel open (a lower MaxSessions) is retried for up to
+CHANNEL_WAIT seconds while the others finish.
+
 Port migration: an `Access` with a `fallback_port` (access.previousSshPort) dials its `port`
 only when sshd answers there (an SSH banner within PROBE_TIMEOUT), else the fallback port;
 a connection on the fallback port moves to `port` as soon as sshd answers there. Without a
@@ -49,6 +54,8 @@ DIAL_ATTEMPTS = 40
 DIAL_PAUSE = 15.0
 PROBE_TIMEOUT = 3.0
 PROBE_EVERY = 10.0  # while on the fallback port: how often to look at the new port again
+CHANNELS_PER_CONNECTION = 4  # below sshd's default MaxSessions 10 (hardening keeps >= 1, default 10)
+CHANNEL_WAIT = 60.0  # how long a refused channel open is retried
 
 
 class RemoteError(Exception):
@@ -267,6 +274,40 @@ def _login(access: Access) -> tuple[paramiko.SSHClient, str, str]:
     return client, access.bootstrap_user, seen
 
 
+_GATES: dict[int, threading.BoundedSemaphore] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _gate(transport: paramiko.Transport) -> threading.BoundedSemaphore:
+    with _GATES_LOCK:
+        gate = _GATES.get(id(transport))
+        if gate is None:
+            gate = _GATES[id(transport)] = threading.BoundedSemaphore(max(CHANNELS_PER_CONNECTION, 1))
+        return gate
+
+
+def _open_channel(access: Access, transport: paramiko.Transport) -> paramiko.Channel:
+    """A new session channel; a refusal by the server (its MaxSessions) is retried, bounded."""
+    deadline = time.monotonic() + CHANNEL_WAIT
+    pause = 0.1
+    while True:
+        try:
+            return transport.open_session()
+        except paramiko.SSHException as exc:  # ChannelException, or "Unable to open channel."
+            # (paramiko hands a refusal to whichever thread asks first: both mean "refused")
+            if not transport.is_active():
+                raise RemoteError(f"{access.label}: connection lost while opening a session ({exc})") from None
+            if time.monotonic() + pause > deadline:
+                reason = exc.text if isinstance(exc, paramiko.ChannelException) else str(exc)
+                raise RemoteError(
+                    f"{access.label}: the server refused a new session for {CHANNEL_WAIT:.0f} s ({reason}); "
+                    "is sshd's MaxSessions (infrakit:hardening.ssh.maxSessions) below "
+                    f"{CHANNELS_PER_CONNECTION}, or another client holding its sessions?"
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
 @dataclass
 class Outcome:
     exit_code: int
@@ -291,34 +332,45 @@ def run(
     transport = client.get_transport()
     if transport is None:
         raise RemoteError(f"{access.label}: connection lost")
-    try:
-        channel = transport.open_session()
-        channel.set_combine_stderr(True)
-        channel.settimeout(timeout)
-        channel.exec_command(command)
-        if stdin:
-            channel.sendall(stdin.encode())
-        channel.shutdown_write()
-        chunks = []
-        while True:
-            data = channel.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-        code = channel.recv_exit_status()
-    except (OSError, paramiko.SSHException) as exc:
-        raise RemoteError(f"{access.label}: connection cut while running a command ({exc})") from None
+    with _gate(transport):
+        channel = _open_channel(access, transport)
+        try:
+            channel.set_combine_stderr(True)
+            channel.settimeout(timeout)
+            channel.exec_command(command)
+            if stdin:
+                channel.sendall(stdin.encode())
+            channel.shutdown_write()
+            chunks = []
+            while True:
+                data = channel.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+            code = channel.recv_exit_status()
+        except (OSError, paramiko.SSHException) as exc:
+            raise RemoteError(f"{access.label}: connection cut while running a command ({exc})") from None
+        finally:
+            channel.close()
     return Outcome(code, b"".join(chunks).decode(errors="replace"), time.monotonic() - start)
 
 
 def upload(access: Access, data: bytes, remote_path: str) -> None:
     client, _, _, _ = POOL.get(access)
-    try:
-        with client.open_sftp() as sftp, sftp.open(remote_path, "wb") as handle:
-            sftp.chmod(remote_path, 0o600)
-            handle.write(data)
-    except (OSError, paramiko.SSHException) as exc:
-        raise RemoteError(f"{access.label}: upload to {remote_path} failed ({exc})") from None
+    transport = client.get_transport()
+    if transport is None:
+        raise RemoteError(f"{access.label}: connection lost")
+    with _gate(transport):
+        channel = _open_channel(access, transport)
+        try:
+            channel.invoke_subsystem("sftp")
+            with paramiko.SFTPClient(channel) as sftp, sftp.open(remote_path, "wb") as handle:
+                sftp.chmod(remote_path, 0o600)
+                handle.write(data)
+        except (OSError, paramiko.SSHException) as exc:
+            raise RemoteError(f"{access.label}: upload to {remote_path} failed ({exc})") from None
+        finally:
+            channel.close()
 
 
 def offered_host_key(access: Access) -> str:

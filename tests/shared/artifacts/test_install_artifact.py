@@ -7,6 +7,7 @@ atomically, and on any failure leave the running version exactly where it was.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="install_artifact.sh r
 
 def tarball(version: str) -> bytes:
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+    # gzip's header carries a time: mtime=0 keeps two builds of one version byte-identical
+    # (a rebuild a second later had another sha256, so the no-op re-run saw a new artifact)
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         data = f"#!/bin/sh\necho tool {version}\n".encode()
         info = tarfile.TarInfo(f"tool-{version}/bin/tool")
         info.size, info.mode = len(data), 0o755

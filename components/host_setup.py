@@ -18,6 +18,7 @@ import pulumi
 
 from components.remote.resources import Bundle, Host, Step
 from infrakit.plan.bundle import bundle_entries, sha256, tarball
+from infrakit.plan.firewall import lockout_guard
 from infrakit.plan.model import HostPlan, PlannedStep
 from infrakit.plan.sources import PROJECT_ROOT
 
@@ -78,8 +79,11 @@ class HostSetup(pulumi.ComponentResource):
         self.bundle_digest = digest
         # protect_host (an existing host with `protection`): `pulumi destroy` stops at the Host;
         # the machine itself is not InfraKit's to delete or protect.
+        # The lock-out guard: the Host's login refuses a plan whose firewall would lock out the
+        # operator's address, before the bundle and every step (they depend on the Host).
         self.host = Host(
-            f"{name}-host", access, private_key, server_id, pulumi.ResourceOptions(parent=self, protect=protect_host)
+            f"{name}-host", access, private_key, server_id, pulumi.ResourceOptions(parent=self, protect=protect_host),
+            guard=lockout_guard(plan),
         )
         # Every later connection must show the key pinned in the stack or recorded by Host.
         pinned = pulumi.Output.all(pulumi.Output.from_input(access), self.host.seenHostKey).apply(

@@ -7,6 +7,7 @@ import pulumi
 from components.existing_host import ExistingHost
 from components.hcloud_host import HcloudHost
 from components.host_setup import HostSetup
+from components.preflight import preview_lockout_warning
 from infrakit.config.loader import Stack
 from infrakit.config.models import ExistingTarget, HcloudTarget
 from infrakit.plan.model import HostPlan
@@ -64,6 +65,10 @@ class ChainNode(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.host]),
             protect_host=plan.protected and isinstance(target, ExistingTarget),
         )
+        if pulumi.runtime.is_dry_run() and isinstance(target, ExistingTarget):
+            warning = preview_lockout_warning(plan, target.address, port_number)
+            if warning:
+                pulumi.log.warn(warning)
         self.address = self.host.address
         port = "" if config.access.ssh_port == 22 else f" -p {config.access.ssh_port}"
         self.ssh_command = self.address.apply(lambda a: f"ssh{port} {user}@{a}")

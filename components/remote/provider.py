@@ -52,6 +52,7 @@ from pulumi.runtime.rpc import UNKNOWN, is_rpc_secret, unwrap_rpc_secret
 from components.remote import session
 from components.remote.session import Access, RemoteError
 from infrakit.plan.bundle import REMOTE_BUNDLE, STATE_DIR, install_command, off_command
+from infrakit.plan.firewall import guard_problem
 from infrakit.plan.sources import PROJECT_ROOT
 
 LOG_ROOT = PROJECT_ROOT / ".infrakit" / "logs"
@@ -61,6 +62,10 @@ TAIL_LINES = 40
 ACCESS_KEYS = ("host", "port", "user", "bootstrapUser", "hostKey", "fallbackPort")
 # Dials of a Host that exists already (an update): it is up, so a silent port is an answer.
 UPDATE_DIAL_ATTEMPTS = 2
+CLIENT_PREFIX = "infrakit-client-address: "
+# Read in the Host's one login: what identifies the machine, and the operator's address as the
+# host sees it (sshd's SSH_CONNECTION), for the lock-out guard.
+OBSERVE_COMMAND = f"cat /etc/machine-id && printf '\\n{CLIENT_PREFIX}%s\\n' \"${{SSH_CONNECTION%% *}}\""
 
 
 class StepFailedError(Exception):
@@ -164,20 +169,32 @@ def _log_path(stack: str, name: str) -> Path:
 class HostProvider(ResourceProvider):
     """The machine behind the connection: pinned host key, machine id."""
 
-    def _observe(self, access: Access, previous_port: int = 0, *, existing: bool = False) -> dict[str, Any]:
+    def _observe(
+        self, access: Access, previous_port: int = 0, *, existing: bool = False, guard: Any = None
+    ) -> dict[str, Any]:
         """Log in and read what identifies the machine. `existing`: the host is up (an
-        update), so sshd not answering on the port is refused at once, with what to do."""
+        update), so sshd not answering on the port is refused at once, with what to do.
+        `guard` (infrakit.plan.firewall.lockout_guard): refuse, before the bundle or any step
+        changes the host, a plan whose firewall would lock out the address this login comes
+        from (what `infrakit apply` checks in its preflight)."""
         if existing and not access.fallback_port and not session.answers(access.host, access.port):
             raise RemoteError(f"{access.label}: {_port_hint(access, previous_port)}")
         try:
-            out = session.run(access, "cat /etc/machine-id", as_root=False, timeout=60)
+            out = session.run(access, OBSERVE_COMMAND, as_root=False, timeout=60)
         except RemoteError as exc:
             if "cannot connect" in str(exc) and not access.fallback_port:
                 raise RemoteError(f"{exc}; {_port_hint(access, previous_port)}") from None
             raise
-        machine_id = out.output.strip()
-        if out.exit_code != 0 or not machine_id:
+        lines = out.output.splitlines()
+        client = next((ln[len(CLIENT_PREFIX) :].strip() for ln in lines if ln.startswith(CLIENT_PREFIX)), "")
+        machine_id = next((ln.strip() for ln in lines if ln.strip()), "")
+        if out.exit_code != 0 or not machine_id or machine_id.startswith(CLIENT_PREFIX):
             raise RemoteError(f"{access.label}: cannot read /etc/machine-id (exit {out.exit_code})")
+        guard = _plain(guard)
+        if isinstance(guard, Mapping):
+            problem = guard_problem(guard, client, "this `pulumi up`")
+            if problem:
+                raise RemoteError(f"{access.label}: refused before the bundle and the first step: {problem}")
         return {
             "machineId": machine_id,
             "seenHostKey": session.offered_host_key(access),
@@ -187,11 +204,15 @@ class HostProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         access = access_of(props)
-        return CreateResult(f"{access.host}:{access.port}", {**props, **self._observe(access)})
+        return CreateResult(
+            f"{access.host}:{access.port}", {**props, **self._observe(access, guard=props.get("guard"))}
+        )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         paths, added, deleted = _access_changes(olds, news)
-        diffs = paths + _changed(olds, news, ("privateKey", "serverId"))
+        # guard: the firewall's admin CIDRs or step changed; the update logs in and checks the
+        # operator's address before the bundle and the steps (which depend on the Host) run.
+        diffs = paths + _changed(olds, news, ("privateKey", "serverId", "guard"))
         replaces = ["serverId"] if "serverId" in diffs else []
         # A new connection to the same machine keeps its machine id: steps do not re-run.
         result = KeyedDiff(
@@ -211,7 +232,8 @@ class HostProvider(ResourceProvider):
         # The machine is up: a port that stays silent is not worth 40 dials.
         access = Access(**{**access.__dict__, "dial_attempts": UPDATE_DIAL_ATTEMPTS})
         previous = int(olds.get("loginPort") or access_of(olds).port)
-        seen = self._observe(access, previous if previous != access.port else 0, existing=True)
+        seen = self._observe(access, previous if previous != access.port else 0, existing=True,
+                             guard=news.get("guard"))
         if olds.get("machineId") and seen["machineId"] != olds["machineId"]:
             raise RemoteError(
                 f"{access.label} is a different machine (machine id {seen['machineId'][:12]}..., "

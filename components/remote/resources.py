@@ -30,6 +30,7 @@ class Host(Resource, module="infrakit", name="Host"):
         private_key: pulumi.Input[str],
         server_id: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
+        guard: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
             HostProvider(),
@@ -38,6 +39,8 @@ class Host(Resource, module="infrakit", name="Host"):
                 "access": access,
                 "privateKey": private_key,
                 "serverId": server_id,
+                # infrakit.plan.firewall.lockout_guard: checked at every login of create/update
+                "guard": guard,
                 "machineId": None,
                 "seenHostKey": None,
                 "loginUser": None,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from infrakit.plan.model import HostPlan, OpenPort
 
@@ -43,25 +44,49 @@ def inbound_rules(
 FIREWALL_STEP = "firewall_ufw"
 
 
-def lockout_problem(plan: HostPlan, client: str) -> str | None:
+def lockout_guard(plan: HostPlan) -> dict[str, Any] | None:
+    """What a control plane needs to refuse a lock-out before the first step (None: the plan
+    has no host firewall). `firewallHash` changes whenever the firewall step will run again,
+    so the Pulumi path re-checks exactly then (components/remote: the Host resource)."""
+    planned = next((p for p in plan.steps if p.step.name == FIREWALL_STEP), None)
+    if planned is None:
+        return None
+    return {
+        "stack": plan.stack,
+        "adminCidrs": planned.step.params["ADMIN_CIDRS"].split(),
+        "sshPort": int(planned.step.params["SSH_PORT"]),
+        "firewallHash": planned.hash,
+    }
+
+
+def lockout_problem(plan: HostPlan, client: str, who: str = "this apply") -> str | None:
     """Why applying `plan` from `client` (the address the host sees, SSH_CLIENT) would lock
     the operator out, or None. The firewall step's own guard refuses the same, but only when
     it runs: by then earlier steps (sshd, sysctl) have changed the host, so every control
     plane checks this before its first step."""
-    firewall = next((p.step for p in plan.steps if p.step.name == FIREWALL_STEP), None)
-    if firewall is None or not client:
-        return None
+    guard = lockout_guard(plan)
+    return guard_problem(guard, client, who) if guard else None
+
+
+def guard_problem(guard: Mapping[str, Any], client: str, who: str) -> str | None:
+    """`lockout_problem` from a `lockout_guard` (as the Pulumi Host resource holds it)."""
+    if not client:
+        return None  # no address reported: the firewall step's own guard decides
+    stack = guard["stack"]
     try:
         ip = ipaddress.ip_address(client)
     except ValueError:
-        return f"the host reports this connection as coming from {client!r}, which is not an IP address"
+        return (
+            f"stack '{stack}': the host reports {who}'s connection as coming from {client!r}, which is not "
+            "an IP address, so access.adminCidrs cannot be checked against it. Nothing was changed"
+        )
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    cidrs = firewall.params["ADMIN_CIDRS"].split()
-    if any(ip in ipaddress.ip_network(cidr) for cidr in cidrs if ipaddress.ip_network(cidr).version == ip.version):
+    cidrs = [str(c) for c in guard["adminCidrs"]]
+    if any(ip in net for net in map(ipaddress.ip_network, cidrs) if net.version == ip.version):
         return None
     return (
-        f"this apply comes from {ip}, which is in none of access.adminCidrs ({', '.join(cidrs)}): "
-        f"its firewall would lock the operator out of SSH on port {firewall.params['SSH_PORT']}. "
-        "Nothing was changed; add this address to access.adminCidrs or apply from inside them"
+        f"{who} comes from {ip}, which is in none of stack '{stack}' access.adminCidrs ({', '.join(cidrs)}): "
+        f"its firewall would lock the operator out of SSH on port {guard['sshPort']}. Nothing was changed; "
+        "expected access.adminCidrs to include the address the host sees (add it) or a run from inside them"
     )

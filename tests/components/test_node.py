@@ -224,3 +224,19 @@ def test_existing_host_protection_guards_pulumi_state_only(captured_opts: dict[s
     result = evaluate("hardened-existing", values)
     host = result.one("dynamic/infrakit:Host")
     assert captured_opts[host.name].protect is True
+
+
+def test_the_host_carries_the_lockout_guard_and_every_step_waits_for_it(
+    stack_values: StackFactory, captured_opts: dict[str, pulumi.ResourceOptions]
+) -> None:
+    """`pulumi up` must refuse a plan whose firewall locks the operator out before anything
+    changes: the Host (whose login checks the guard) holds the firewall's admin CIDRs and
+    port, and the bundle (and through it every step) depends on the Host."""
+    result = run(stack_values, access={"sshPort": 2222, "adminCidrs": ["203.0.113.0/24"]})
+    host = result.one("dynamic/infrakit:Host")
+    guard = host.inputs["guard"]
+    assert (guard["stack"], guard["adminCidrs"], guard["sshPort"]) == ("test-node", ["203.0.113.0/24"], 2222)
+    plan_hash = {s.inputs["step"]: s.inputs["hash"] for s in result.steps}["firewall_ufw"]
+    assert guard["firewallHash"] == plan_hash, "the guard is checked again whenever the firewall step runs"
+    bundle = next(n for n in captured_opts if n.endswith("-bundle"))
+    assert [d._name for d in captured_opts[bundle].depends_on] == [host.name]  # type: ignore[union-attr]

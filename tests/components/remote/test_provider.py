@@ -203,3 +203,68 @@ def test_the_migration_connects_on_the_old_port_until_the_new_one_answers(monkey
     monkeypatch.setattr(session, "answers", lambda host, port, timeout=3.0: True)
     assert session._connect(access)[3] == 2222
     assert dialled == [22, 2222]
+
+
+GUARD = {"stack": "s", "adminCidrs": ["198.51.100.0/24", "2001:db8:42::/48"], "sshPort": 22, "firewallHash": "f" * 64}
+
+
+def observing(monkeypatch: pytest.MonkeyPatch, client: str) -> list[str]:
+    """A host whose login reports `client` as the operator's address; the commands it ran."""
+    commands: list[str] = []
+
+    def run(access: Access, command: str, **kw: object) -> session.Outcome:
+        commands.append(command)
+        return session.Outcome(0, f"m1\n{provider.CLIENT_PREFIX}{client}\n", 0.1)
+
+    monkeypatch.setattr(session, "run", run)
+    monkeypatch.setattr(session, "answers", lambda host, port, timeout=3.0: True)
+    monkeypatch.setattr(session, "offered_host_key", lambda a: "k")
+    monkeypatch.setattr(session, "login_user", lambda a: a.user)
+    monkeypatch.setattr(session, "login_port", lambda a: a.port)
+    return commands
+
+
+@pytest.mark.parametrize("client", ["192.0.2.77", "::ffff:192.0.2.77", "2001:db8:1::5"])
+def test_pulumi_up_refuses_a_plan_that_locks_the_operator_out_before_anything_changes(
+    monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    """The Pulumi path's preflight, as `infrakit apply` has it: the Host's one login reads the
+    address the host sees and refuses; the bundle and every step depend on the Host, so
+    nothing on the host changed (one read-only command ran). Without it the sshd and sysctl
+    steps ran before the firewall step's own guard refused the rule set."""
+    commands = observing(monkeypatch, client)
+    props = {"access": ACCESS, "privateKey": "", "serverId": "", "guard": GUARD}
+    with pytest.raises(RemoteError) as info:
+        HostProvider().create(props)
+    message = str(info.value)
+    assert "refused before the bundle and the first step" in message
+    assert "stack 's' access.adminCidrs (198.51.100.0/24, 2001:db8:42::/48)" in message, "names stack and key"
+    assert "Nothing was changed" in message and "port 22" in message
+    assert commands == [provider.OBSERVE_COMMAND], "only the read-only identification ran"
+
+
+def test_a_changed_guard_is_checked_again_by_the_hosts_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Day 2: narrowing adminCidrs on a converged host. The guard is a Host input, so its
+    change makes the Host update (a login and the check) before the bundle and the steps."""
+    narrowed = {**GUARD, "adminCidrs": ["203.0.113.0/24"], "firewallHash": "e" * 64}
+    olds = {"access": ACCESS, "privateKey": "", "serverId": "", "guard": GUARD, "machineId": "m1",
+            "seenHostKey": "k", "loginPort": 22}
+    news = {"access": ACCESS, "privateKey": "", "serverId": "", "guard": narrowed}
+    diff = HostProvider().diff("id", olds, news)
+    assert diff.changes and "guard" in diff.diffs and not diff.replaces
+    assert set(diff.stables or []) >= {"machineId", "seenHostKey"}, "the steps see no change of machine"
+    observing(monkeypatch, "198.51.100.9")
+    with pytest.raises(RemoteError, match=r"this `pulumi up` comes from 198\.51\.100\.9.*'s' access\.adminCidrs"):
+        HostProvider().update("id", olds, news)
+    assert HostProvider().diff("id", olds, {**news, "guard": GUARD}).changes is False, "no change: no login"
+
+
+@pytest.mark.parametrize("client", ["198.51.100.9", "::ffff:198.51.100.9", "2001:db8:42::9", ""])
+def test_an_operator_inside_the_admin_cidrs_passes_the_hosts_guard(
+    monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    observing(monkeypatch, client)
+    result = HostProvider().create({"access": ACCESS, "privateKey": "", "serverId": "", "guard": GUARD})
+    assert result.outs["machineId"] == "m1"
+    result = HostProvider().create({"access": ACCESS, "privateKey": "", "serverId": "", "guard": None})
+    assert result.outs["machineId"] == "m1", "a plan without a host firewall has no guard"

@@ -92,7 +92,10 @@ class HcloudHost(pulumi.ComponentResource):
             rebuild_protection=protected,
             labels=labels,
             ssh_keys=ssh_keys,
+            # The main firewall from the first boot; the previous-port firewall is attached by its
+            # own FirewallAttachment (gate_previous_ssh_port), which the server must not undo.
             firewall_ids=[self.firewall.id.apply(int)],
+            ignore_remote_firewall_ids=True,
             public_nets=[hcloud.ServerPublicNetArgs(ipv4_enabled=True, ipv4=self.primary_ip.id.apply(int),
                                                     ipv6_enabled=True)],
             user_data=first_boot,
@@ -121,5 +124,41 @@ class HcloudHost(pulumi.ComponentResource):
                 automount=True,
                 opts=child,
             )
+        self.labels, self.plan = labels, plan  # for gate_previous_ssh_port
         self.address = self.primary_ip.ip_address
         self.register_outputs({"address": self.address})
+
+
+def gate_previous_ssh_port(name: str, cloud: HcloudHost, proved_by: pulumi.Resource,
+                           parent: pulumi.Resource) -> hcloud.Firewall:
+    """A second cloud firewall that holds the migration's previous SSH port until the host
+    proves the new one: the old port's removal is gated on that proof.
+
+    Phase 1 (access.previousSshPort): the main firewall and this one both allow the previous
+    port. Phase 2 (previousSshPort removed): the main firewall drops it at once, but this one
+    keeps it until `proved_by` (the Host) is done: the Pulumi engine starts a resource's
+    update only after its dependencies' updates succeeded, and the Host's update dials only
+    access.sshPort and stops the run when sshd is silent there. If the Host fails, this
+    firewall is never updated and the old port stays open. `parent` must not be a dependency
+    of `proved_by` (the Host waits for every child of the cloud host)."""
+    plan = cloud.plan
+    rules = (
+        [hcloud.FirewallRuleArgs(direction="in", protocol="tcp", port=str(plan.previous_ssh_port),
+                                 source_ips=list(plan.admin_cidrs), description="ssh admin previous port")]
+        if plan.previous_ssh_port
+        else []
+    )
+    firewall = hcloud.Firewall(
+        f"{name}-firewall-ssh-previous",
+        name=f"{plan.stack}-fw-ssh-previous",
+        labels=cloud.labels,
+        rules=rules,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[proved_by], delete_before_replace=True),
+    )
+    hcloud.FirewallAttachment(
+        f"{name}-firewall-ssh-previous-attachment",
+        firewall_id=firewall.id.apply(int),
+        server_ids=[cloud.server.id.apply(int)],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return firewall

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.existing_host import ExistingHost
-from components.hcloud_host import HcloudHost
+from components.hcloud_host import HcloudHost, gate_previous_ssh_port
 from components.host_setup import HostSetup
 from components.preflight import preview_lockout_warning
 from infrakit.config.loader import Stack
@@ -65,6 +65,12 @@ class ChainNode(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.host]),
             protect_host=plan.protected and isinstance(target, ExistingTarget),
         )
+        if isinstance(self.host, HcloudHost):
+            # A port migration's previous port leaves the cloud firewall only once the Host
+            # logged in on the new one (parented here: the setup waits for the cloud host).
+            self.previous_port_firewall = gate_previous_ssh_port(
+                f"{name}-host", self.host, self.setup.host, self
+            )
         if pulumi.runtime.is_dry_run() and isinstance(target, ExistingTarget):
             warning = preview_lockout_warning(plan, target.address, port_number)
             if warning:

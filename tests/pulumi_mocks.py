@@ -89,6 +89,13 @@ class Evaluation:
         (found,) = self.mocks.of_type(suffix)
         return found
 
+    def cloud_rules(self) -> list[dict[str, Any]]:
+        """Every cloud firewall's rules together (Hetzner applies their union to the server):
+        the main firewall's, then the migration's previous-port firewall's."""
+        firewalls = self.mocks.of_type("hcloud:index/firewall:Firewall")
+        assert firewalls, "no cloud firewall"
+        return [rule for fw in firewalls for rule in fw.inputs.get("rules") or []]
+
 
 def evaluate(stack: str, values: dict[str, Any], secrets: dict[str, str] | None = None,
              preview: bool = False) -> Evaluation:

@@ -12,7 +12,7 @@ from components import host_setup
 from infrakit.config import list_stacks, load_stack, read_stack_file
 from infrakit.plan import build_plan
 from tests.conftest import StackFactory, load_values
-from tests.pulumi_mocks import FAKE_HOST_KEY, FAKE_MACHINE_ID, Evaluation, evaluate
+from tests.pulumi_mocks import FAKE_HOST_KEY, FAKE_MACHINE_ID, Evaluation, RecordingMocks, evaluate
 
 SECRET = "https://hooks.example.invalid/very-secret-token-5f2c"
 
@@ -53,28 +53,76 @@ def test_every_stack_file_evaluates(name: str) -> None:
 def test_cloud_firewall_is_exactly_ssh_from_admin_cidrs(stack_values: StackFactory) -> None:
     """Any extra inbound rule is an exposed service; any missing admin CIDR is a lock-out."""
     result = run(stack_values)
-    (firewall,) = result.mocks.of_type("hcloud:index/firewall:Firewall")
-    rules = [(r["direction"], r["protocol"], r["port"], sorted(r["sourceIps"])) for r in firewall.inputs["rules"]]
+    rules = [(r["direction"], r["protocol"], r["port"], sorted(r["sourceIps"])) for r in result.cloud_rules()]
     assert rules == [("in", "tcp", "22", ["198.51.100.0/24", "2001:db8:42::/48"])]
 
 
 def test_cloud_firewall_follows_ssh_port(stack_values: StackFactory) -> None:
     result = run(stack_values, access={"sshPort": 2222})
-    (firewall,) = result.mocks.of_type("hcloud:index/firewall:Firewall")
-    assert [r["port"] for r in firewall.inputs["rules"]] == ["2222"]
+    assert [r["port"] for r in result.cloud_rules()] == ["2222"]
 
 
 def test_a_port_migration_keeps_both_ports_open_and_connects_with_a_fallback(stack_values: StackFactory) -> None:
     """Phase 1 of a port move: the cloud firewall allows the old and the new port, and every
     remote resource may fall back to the old port while sshd is silent on the new one."""
     result = run(stack_values, access={"sshPort": 2222, "previousSshPort": 22})
-    (firewall,) = result.mocks.of_type("hcloud:index/firewall:Firewall")
-    assert [r["port"] for r in firewall.inputs["rules"]] == ["2222", "22"]
+    main = result.mocks.named("test-node-host-firewall")
+    assert [r["port"] for r in main.inputs["rules"]] == ["2222", "22"]
+    assert sorted({r["port"] for r in result.cloud_rules()}) == ["22", "2222"], "nothing else"
     for resource in [result.one("dynamic/infrakit:Host"), *result.steps]:
         access = resource.inputs["access"]
         assert (access["port"], access["fallbackPort"]) == (2222, 22), resource.name
     done = run(stack_values, access={"sshPort": 2222})
     assert "fallbackPort" not in done.one("dynamic/infrakit:Host").inputs["access"], "phase 2: no fallback"
+
+
+PREVIOUS_FW = "test-node-host-firewall-ssh-previous"
+
+
+def test_the_previous_ssh_port_leaves_the_cloud_firewall_only_after_the_host_proves_the_new_one(
+    stack_values: StackFactory, captured_opts: dict[str, pulumi.ResourceOptions]
+) -> None:
+    """Phase 2 of a port move (previousSshPort removed): the main cloud firewall drops the
+    old port at once, so a second firewall keeps it until the Host logged in on the new port
+    (it depends on the Host: the engine updates it only after the Host succeeded). Without the gate
+    the cloud firewall closed the old port while sshd might not answer on the new one yet."""
+    phase1 = run(stack_values, access={"sshPort": 2222, "previousSshPort": 22})
+    held = phase1.mocks.named(PREVIOUS_FW)
+    assert [(r["port"], sorted(r["sourceIps"])) for r in held.inputs["rules"]] == [
+        ("22", ["198.51.100.0/24", "2001:db8:42::/48"])
+    ], "phase 1: the previous port is also held by the gated firewall (admin CIDRs only)"
+    phase2 = run(stack_values, access={"sshPort": 2222})
+    assert [r["port"] for r in phase2.mocks.named("test-node-host-firewall").inputs["rules"]] == ["2222"]
+    assert not phase2.mocks.named(PREVIOUS_FW).inputs.get("rules"), "phase 2: dropped, once proved"
+    host = phase2.one("dynamic/infrakit:Host")
+    assert [d._name for d in captured_opts[PREVIOUS_FW].depends_on] == [host.name]  # type: ignore[union-attr]
+    order = [r.name for r in phase2.mocks.resources]
+    assert order.index(host.name) < order.index(PREVIOUS_FW), "registered only after the Host's proof"
+    (attachment,) = phase2.mocks.of_type("hcloud:index/firewallAttachment:FirewallAttachment")
+    server = phase2.one("hcloud:index/server:Server")
+    assert len(attachment.inputs["serverIds"]) == 1 and attachment.inputs["firewallId"] > 0
+    assert server.inputs["ignoreRemoteFirewallIds"] is True, "the server must not detach the gated firewall"
+
+
+def test_a_host_that_cannot_prove_the_new_port_leaves_the_previous_port_open(
+    stack_values: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Host's update fails (sshd silent on the new port): the gated firewall is never
+    updated, so the old port stays open in the cloud firewall; the run stops with the error."""
+    real = RecordingMocks.new_resource
+    seen: list[str] = []
+
+    def failing_host(self: RecordingMocks, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        seen.append(args.name)
+        if args.typ.endswith("dynamic/infrakit:Host"):
+            raise RuntimeError("sshd does not answer on port 2222 (access.sshPort)")
+        return real(self, args)
+
+    monkeypatch.setattr(RecordingMocks, "new_resource", failing_host)
+    with pytest.raises(Exception, match="sshd does not answer on port 2222"):
+        run(stack_values, access={"sshPort": 2222})
+    assert "test-node-host-firewall" in seen and "test-node-setup-host" in seen, seen
+    assert PREVIOUS_FW not in seen, "the previous port's firewall was never touched"
 
 
 def test_protection_defaults_off_for_a_plain_host(stack_values: StackFactory) -> None:

@@ -12,8 +12,7 @@ WORLD = ["0.0.0.0/0", "::/0"]
 
 def inbound(values: dict) -> list[tuple[str, str, list[str]]]:
     result = evaluate("test-web", values)
-    (firewall,) = result.mocks.of_type("hcloud:index/firewall:Firewall")
-    return sorted((r["protocol"], r["port"], sorted(r["sourceIps"])) for r in firewall.inputs["rules"]
+    return sorted((r["protocol"], r["port"], sorted(r["sourceIps"])) for r in result.cloud_rules()
                   if r["direction"] == "in")
 
 

@@ -25,8 +25,7 @@ def test_cloud_firewall_opens_exactly_ssh_and_p2p(eth_values: EthStack, el: str,
     """An RPC, engine or metrics port in the cloud firewall is a node anyone can drive or scrape."""
     values = eth_values(chainSettings={"execution": {"client": el}, "consensus": {"client": cl}})
     result = evaluate("eth-test", values, preview=True)
-    (firewall,) = result.mocks.of_type("hcloud:index/firewall:Firewall")
-    rules = firewall.inputs["rules"]
+    rules = result.cloud_rules()
     ssh = [r for r in rules if r["port"] == "22"]
     assert [sorted(r["sourceIps"]) for r in ssh] == [["198.51.100.0/24", "2001:db8:42::/48"]]
     public = {(r["protocol"], r["port"]) for r in rules if r["port"] != "22"}

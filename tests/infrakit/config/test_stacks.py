@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from adapters.registry import REGISTRY
-from infrakit.config import ConfigError, list_stacks, load_stack
+from infrakit.config import ConfigError, list_stacks, load_stack, read_stack_file
 from infrakit.config.loader import RawConfig, load
+from infrakit.config.published_keys import PUBLISHED_KEYS
 from tests.conftest import StackFactory, load_values
 
 LAB_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIATnZ2Zk4Zj1dvWKRctgixozWmEH8wyBozSdGt+RtSri lab"
@@ -134,3 +135,30 @@ def test_lab_key_opens_lab_addresses(stack_values: StackFactory, address: str) -
 def test_missing_stack_file_names_known_stacks() -> None:
     with pytest.raises(ConfigError, match="no such stack file"):
         load_stack("does-not-exist", REGISTRY)
+
+
+def key_blob(line: str) -> str:
+    return line.split()[1]
+
+
+def test_no_two_shipped_stacks_share_an_admin_key() -> None:
+    """Hetzner refuses a second SSH key with the same fingerprint in a project, so two hcloud
+    stacks that upload one key cannot share a project; and a key copied across every example
+    is a key nobody is sure who holds. Each shipped stack carries its own example keys."""
+    owners: dict[str, list[str]] = {}
+    for name in list_stacks():
+        for line in read_stack_file(name).values["access"].get("adminKeys") or []:
+            owners.setdefault(key_blob(line), []).append(name)
+    shared = {blob[-12:]: names for blob, names in owners.items() if len(names) > 1}
+    assert not shared, f"admin keys shared between shipped stacks: {shared}"
+
+
+@pytest.mark.parametrize("name", [n for n in list_stacks() if n != "lab" and not n.startswith("lab-")])
+def test_no_published_key_is_accepted_for_a_shipped_non_lab_stack(name: str) -> None:
+    """A non-lab stack never carries a published key, and refuses one when someone adds it."""
+    values = dict(read_stack_file(name).values)
+    published = {key.blob for key in PUBLISHED_KEYS}
+    assert not published & {key_blob(k) for k in values["access"].get("adminKeys") or []}, name
+    values["access"] = {**values["access"], "adminKeys": [LAB_KEY]}
+    with pytest.raises(ConfigError, match=rf"stack '{name}': infrakit:access\.adminKeys\[0\]: is the published"):
+        load(RawConfig(name, values), REGISTRY)

@@ -232,8 +232,7 @@ class HostProvider(ResourceProvider):
         # The machine is up: a port that stays silent is not worth 40 dials.
         access = Access(**{**access.__dict__, "dial_attempts": UPDATE_DIAL_ATTEMPTS})
         previous = int(olds.get("loginPort") or access_of(olds).port)
-        seen = self._observe(access, previous if previous != access.port else 0, existing=True,
-                             guard=news.get("guard"))
+        seen = self._observe(access, previous if previous != access.port else 0, existing=True, guard=news.get("guard"))
         if olds.get("machineId") and seen["machineId"] != olds["machineId"]:
             raise RemoteError(
                 f"{access.label} is a different machine (machine id {seen['machineId'][:12]}..., "

@@ -44,9 +44,7 @@ def host_state(project: EngineProject) -> str:
 
 def refusal(project: EngineProject) -> str:
     side = project.host.host_side_address
-    return (
-        f"this `pulumi up` comes from {side}, which is in none of stack '{STACK}' access.adminCidrs ({ELSEWHERE})"
-    )
+    return f"this `pulumi up` comes from {side}, which is in none of stack '{STACK}' access.adminCidrs ({ELSEWHERE})"
 
 
 @pytest.fixture(scope="module")

@@ -247,8 +247,15 @@ def test_a_changed_guard_is_checked_again_by_the_hosts_update(monkeypatch: pytes
     """Day 2: narrowing adminCidrs on a converged host. The guard is a Host input, so its
     change makes the Host update (a login and the check) before the bundle and the steps."""
     narrowed = {**GUARD, "adminCidrs": ["203.0.113.0/24"], "firewallHash": "e" * 64}
-    olds = {"access": ACCESS, "privateKey": "", "serverId": "", "guard": GUARD, "machineId": "m1",
-            "seenHostKey": "k", "loginPort": 22}
+    olds = {
+        "access": ACCESS,
+        "privateKey": "",
+        "serverId": "",
+        "guard": GUARD,
+        "machineId": "m1",
+        "seenHostKey": "k",
+        "loginPort": 22,
+    }
     news = {"access": ACCESS, "privateKey": "", "serverId": "", "guard": narrowed}
     diff = HostProvider().diff("id", olds, news)
     assert diff.changes and "guard" in diff.diffs and not diff.replaces

@@ -35,6 +35,8 @@
 source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/files.sh
 source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/versions.sh
+source "${IK_LIB}/versions.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/apt.sh
 source "${IK_LIB}/apt.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/download.sh
@@ -76,22 +78,6 @@ unpack() {
   rm -f -- "${list}"
 }
 
-# The version a symlink under the artifact dir points to, or "".
-link_target() {
-  local link="$1"
-  if [[ -L "${link}" ]]; then
-    readlink -- "${link}"
-  fi
-}
-
-# Point LINK at VERSION with one rename.
-swap_link() {
-  local link="$1" version="$2" tmp
-  tmp="$(dirname -- "${link}")/.$(basename -- "${link}").$$"
-  ln -sfn -- "${version}" "${tmp}"
-  mv -fT -- "${tmp}" "${link}"
-}
-
 verified() {
   local vdir="$1" bin
   [[ -f "${vdir}/${MARKER}" ]] || return 1
@@ -104,8 +90,8 @@ verified() {
 prune() {
   local root="$1" keep="$2" current previous dir
   local -a versions=()
-  current="$(link_target "${root}/current")"
-  previous="$(link_target "${root}/previous")"
+  current="$(ik_link_target "${root}/current")"
+  previous="$(ik_link_target "${root}/previous")"
   mapfile -t versions < <(find "${root}" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %f\n' \
     | sort -n | cut -d' ' -f2-)
   local count=${#versions[@]}
@@ -178,17 +164,17 @@ apply again. Nothing was downloaded or changed."
     ik_changed
   fi
 
-  previous="$(link_target "${root}/current")"
+  previous="$(ik_link_target "${root}/current")"
   if [[ "${previous}" != "${ARTIFACT_VERSION}" ]]; then
     if [[ -n "${previous}" ]]; then
-      swap_link "${root}/previous" "${previous}"
+      ik_swap_link "${root}/previous" "${previous}"
     fi
-    swap_link "${root}/current" "${ARTIFACT_VERSION}"
+    ik_swap_link "${root}/current" "${ARTIFACT_VERSION}"
     ik_log "switched ${root}/current: ${previous:-none} -> ${ARTIFACT_VERSION}"
     ik_changed
   fi
   prune "${root}" "${KEEP_VERSIONS}"
-  previous="$(link_target "${root}/previous")"
+  previous="$(ik_link_target "${root}/previous")"
   printf 'infrakit: artifact=%s version=%s previous=%s\n' "${ARTIFACT_NAME}" "${ARTIFACT_VERSION}" "${previous:--}"
   ik_done
 }

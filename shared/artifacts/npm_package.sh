@@ -40,26 +40,10 @@
 source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/files.sh
 source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/versions.sh
+source "${IK_LIB}/versions.sh"
 
 readonly MARKER=.infrakit-npm
-
-link_target() {
-  if [[ -L "$1" ]]; then
-    readlink -- "$1"
-  fi
-}
-
-swap_link() {
-  local link="$1" target="$2" tmp
-  tmp="$(dirname -- "${link}")/.$(basename -- "${link}").$$"
-  ln -sfn -- "${target}" "${tmp}"
-  mv -fT -- "${tmp}" "${link}"
-}
-
-# Semver compared the Debian way: a pre-release (1.0.0-rc.1) sorts before its release.
-version_gt() {
-  dpkg --compare-versions "${1/-/\~}" gt "${2/-/\~}"
-}
 
 lock_digest() {
   local lock
@@ -107,8 +91,8 @@ write_wrapper() {
 prune() {
   local root="$1" keep="$2" current previous dir count
   local -a dirs=()
-  current="$(link_target "${root}/current")"
-  previous="$(link_target "${root}/previous")"
+  current="$(ik_link_target "${root}/current")"
+  previous="$(ik_link_target "${root}/previous")"
   mapfile -t dirs < <(find "${root}" -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name 'infrakit.*' \
     -printf '%T@ %f\n' | sort -n | cut -d' ' -f2-)
   count=${#dirs[@]}
@@ -150,8 +134,8 @@ main() {
   local root="${INSTALL_ROOT}/${NPM_NAME}" vdir current staging found bin group
   group="$(id -gn -- "${NPM_USER}")"
   vdir="${root}/${NPM_VERSION}"
-  current="$(link_target "${root}/current")"
-  if [[ -n "${current}" && "${current}" != "${NPM_VERSION}" ]] && version_gt "${current}" "${NPM_VERSION}" \
+  current="$(ik_link_target "${root}/current")"
+  if [[ -n "${current}" && "${current}" != "${NPM_VERSION}" ]] && ik_version_gt "${current}" "${NPM_VERSION}" \
     && [[ "${NPM_ALLOW_DOWNGRADE}" != 1 ]]; then
     ik_die "downgrade refused: ${NPM_PACKAGE} ${current} is current and the stack asks for ${NPM_VERSION}; \
 allow it explicitly (allowDowngrade) if that is really meant. Nothing was changed."
@@ -189,8 +173,8 @@ nothing installed, ${current:-nothing} stays current"
     ik_changed
   fi
   if [[ "${current}" != "${NPM_VERSION}" ]]; then
-    [[ -n "${current}" ]] && swap_link "${root}/previous" "${current}"
-    swap_link "${root}/current" "${NPM_VERSION}"
+    [[ -n "${current}" ]] && ik_swap_link "${root}/previous" "${current}"
+    ik_swap_link "${root}/current" "${NPM_VERSION}"
     ik_log "switched ${root}/current: ${current:-none} -> ${NPM_VERSION}"
     ik_changed
   fi

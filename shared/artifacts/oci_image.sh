@@ -36,6 +36,8 @@
 source "$(dirname -- "${BASH_SOURCE[0]}")/../lib/core.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/files.sh
 source "${IK_LIB}/files.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/versions.sh
+source "${IK_LIB}/versions.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/apt.sh
 source "${IK_LIB}/apt.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/systemd.sh
@@ -44,24 +46,6 @@ source "${IK_LIB}/systemd.sh"
 readonly MARKER=.infrakit-oci
 readonly REF=infrakit-pinned
 readonly OCI_MANIFEST_TYPE=application/vnd.oci.image.manifest.v1+json
-
-link_target() {
-  if [[ -L "$1" ]]; then
-    readlink -- "$1"
-  fi
-}
-
-swap_link() {
-  local link="$1" target="$2" tmp
-  tmp="$(dirname -- "${link}")/.$(basename -- "${link}").$$"
-  ln -sfn -- "${target}" "${tmp}"
-  mv -fT -- "${tmp}" "${link}"
-}
-
-# A semver-ish version compared the Debian way: a pre-release (1.0.0-rc.1) sorts before its release.
-version_gt() {
-  dpkg --compare-versions "${1/-/\~}" gt "${2/-/\~}"
-}
 
 marker_version() {
   local file="$1/${MARKER}" name version digest
@@ -126,8 +110,8 @@ stays_up() {
 prune() {
   local root="$1" keep="$2" current previous dir count
   local -a dirs=()
-  current="$(link_target "${root}/current")"
-  previous="$(link_target "${root}/previous")"
+  current="$(ik_link_target "${root}/current")"
+  previous="$(ik_link_target "${root}/previous")"
   mapfile -t dirs < <(find "${root}" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %f\n' \
     | sort -n | cut -d' ' -f2-)
   count=${#dirs[@]}
@@ -159,12 +143,12 @@ main() {
   local root="${INSTALL_ROOT}/${OCI_NAME}" hex="${OCI_DIGEST#sha256:}" vdir current running staging
   local unit_changed=0 switched=0 acted=0 restarts_before
   vdir="${root}/${hex}"
-  current="$(link_target "${root}/current")"
+  current="$(ik_link_target "${root}/current")"
   running=""
   if [[ -n "${current}" ]]; then
     running="$(marker_version "${root}/${current}")"
   fi
-  if [[ "${current}" != "${hex}" && -n "${running}" ]] && version_gt "${running}" "${OCI_VERSION}" \
+  if [[ "${current}" != "${hex}" && -n "${running}" ]] && ik_version_gt "${running}" "${OCI_VERSION}" \
     && [[ "${OCI_ALLOW_DOWNGRADE}" != 1 ]]; then
     ik_die "downgrade refused: ${OCI_NAME} ${running} runs and the stack asks for ${OCI_VERSION}; allow it \
 explicitly (allowDowngrade) if that is really meant. Nothing was changed."
@@ -191,8 +175,8 @@ explicitly (allowDowngrade) if that is really meant. Nothing was changed."
     systemctl daemon-reload
   fi
   if [[ "${current}" != "${hex}" ]]; then
-    [[ -n "${current}" ]] && swap_link "${root}/previous" "${current}"
-    swap_link "${root}/current" "${hex}"
+    [[ -n "${current}" ]] && ik_swap_link "${root}/previous" "${current}"
+    ik_swap_link "${root}/current" "${hex}"
     switched=1
     ik_log "switched ${root}/current: ${running:-none} -> ${OCI_VERSION}"
     ik_changed
@@ -218,7 +202,7 @@ explicitly (allowDowngrade) if that is really meant. Nothing was changed."
       # The unit names the image's own directory: the previous unit file runs the previous image.
       ik_rollback_files
       systemctl daemon-reload
-      ((switched)) && swap_link "${root}/current" "${current}"
+      ((switched)) && ik_swap_link "${root}/current" "${current}"
       systemctl restart -- "${OCI_UNIT}" >&2 || true
       ik_die "${OCI_UNIT} did not stay up on ${OCI_VERSION}; the previous unit and image (${running}) are back"
     fi

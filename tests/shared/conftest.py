@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 LIB = REPO / "shared" / "lib"
 # Every module of the library, core first (the others source it themselves).
 MODULES = (LIB / "core.sh", LIB / "files.sh", LIB / "apt.sh", LIB / "download.sh", LIB / "systemd.sh",
-           LIB / "params.sh")
+           LIB / "params.sh", LIB / "versions.sh")
 RUN_STEP = LIB / "run_step.sh"
 
 

@@ -358,3 +358,37 @@ def test_download_mismatch_leaves_nothing(bash: BashRunner, http_server: tuple[s
 def test_download_rejects_bad_input(bash: BashRunner, tmp_path: Path) -> None:
     assert "not a sha256" in bash(f"ik_download_verify https://example.invalid/x abc {tmp_path}/x").stderr
     assert "bad URL" in bash(f"ik_download_verify file:///etc/passwd {'0' * 64} {tmp_path}/x").stderr
+
+
+# ------------------------------------------------------------------ versions.sh ----
+
+def test_swap_link_moves_current_in_one_rename_and_link_target_reads_it(bash: BashRunner, tmp_path: Path) -> None:
+    """The artifact kinds (binary, npm, OCI) roll forward and back by these two links: a
+    missing link reads as "nothing installed", and a swap leaves no temporary link behind."""
+    root = tmp_path / "tool"
+    (root / "1.0.0").mkdir(parents=True)
+    (root / "1.1.0").mkdir()
+    r = bash(f"""
+        echo "none=[$(ik_link_target {root}/current)]"
+        ik_swap_link {root}/current 1.0.0
+        echo "first=$(ik_link_target {root}/current)"
+        ik_swap_link {root}/previous "$(ik_link_target {root}/current)"
+        ik_swap_link {root}/current 1.1.0
+        echo "now=$(ik_link_target {root}/current) previous=$(ik_link_target {root}/previous)"
+        echo "dir=[$(ik_link_target {root}/1.0.0)]"
+        """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["none=[]", "first=1.0.0", "now=1.1.0 previous=1.0.0", "dir=[]"]
+    assert sorted(p.name for p in root.iterdir()) == ["1.0.0", "1.1.0", "current", "previous"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "gt"),
+    [("1.10.0", "1.9.9", True), ("1.0.0", "1.0.0-rc.1", True), ("1.0.0-rc.1", "1.0.0", False),
+     ("2.0.0", "2.0.0", False), ("0.9.0", "1.0.0", False), ("4.1.2", "4.1.2-beta.3", True)],
+)
+def test_version_gt_orders_semver_with_prereleases_first(bash: BashRunner, a: str, b: str, gt: bool) -> None:
+    """A downgrade guard reads this: 1.0.0-rc.1 must sort before 1.0.0, 1.10 after 1.9."""
+    r = bash(f"if ik_version_gt {a} {b}; then echo gt; else echo not; fi")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("gt" if gt else "not")

@@ -51,7 +51,9 @@ def _defined_in() -> dict[str, str]:
 
 
 def test_the_library_is_split_into_modules() -> None:
-    assert {f"{LIB}/{m}.sh" for m in ("core", "files", "apt", "download", "systemd", "params")} <= set(MODULES)
+    assert {f"{LIB}/{m}.sh" for m in ("core", "files", "apt", "download", "systemd", "params", "versions")} <= set(
+        MODULES
+    )
     assert not (PROJECT_ROOT / LIB / "common.sh").exists()
 
 

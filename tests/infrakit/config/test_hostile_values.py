@@ -8,6 +8,7 @@ never reach the plan. When a key that reaches a host is added, add a row here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,6 +155,27 @@ HOSTILE_ETH: dict[str, list[Any]] = {
 }
 
 
+# Monad's keys land in node.toml, apt sources, a udev rule and the wipe of a TrieDB drive.
+MONAD = dict(read_stack_file("monad-testnet-validator").values)
+PUBKEY = "02" + "ab" * 32
+HOSTILE_MONAD: dict[str, list[Any]] = {
+    "chainSettings.nodeName": ["-x", "a b", "a\n[bootstrap]", 'a"b'],
+    "chainSettings.version": ["-0.16.3", "0.16.3 --x", "0.16.3;rm -rf /", "0.16.3\nx"],
+    "chainSettings.peers": [
+        [{"address": "-oProxyCommand=x:8000", "secp256k1Pubkey": PUBKEY}],
+        [{"address": "300.1.2.3:8000", "secp256k1Pubkey": PUBKEY}],
+        [{"address": "a.org:8000\n[x]", "secp256k1Pubkey": PUBKEY}],
+        [{"address": "a.org:8000", "secp256k1Pubkey": PUBKEY + '"'}],
+    ],
+    "chainSettings.repository.uri": ["https://{$X}/", "file:///etc/", "https://a.org/ x", "https://u:p@a.org/"],
+    "chainSettings.repository.suite": ["noble main", "-x", "noble\ndeb http://evil/ x"],
+    "chainSettings.repository.components": [["main contrib"], ["-x"], ["main\nx"]],
+    "chainSettings.repository.keyFile": ["../../etc/x.asc", "/etc/../x.asc", "x.gpg"],
+    "chainSettings.triedb.device": ["/dev/disk/by-id/../../sda", "/dev/nvme1n1", "/dev/disk/by-id/x y"],
+    "chainSettings.nodeConfigBase": ["../x.toml", "/etc/../x.toml", "x.yaml"],
+}
+
+
 def _cases(table: dict[str, list[Any]], base: str) -> list[Any]:
     return [
         pytest.param(base, key, value, id=f"{key}={value!r}"[:90]) for key, values in table.items() for value in values
@@ -168,9 +190,13 @@ def _overrides(key: str, value: Any) -> dict[str, Any]:
     return at(key, value)
 
 
-@pytest.mark.parametrize(("base", "key", "value"), [*_cases(HOSTILE, "hcloud"), *_cases(HOSTILE_ETH, "eth")])
+@pytest.mark.parametrize(
+    ("base", "key", "value"),
+    [*_cases(HOSTILE, "hcloud"), *_cases(HOSTILE_ETH, "eth"), *_cases(HOSTILE_MONAD, "monad")],
+)
 def test_hostile_value_is_refused_naming_the_key(stack_values: StackFactory, base: str, key: str, value: Any) -> None:
-    values = _merge(ETH, _overrides(key, value)) if base == "eth" else stack_values(**_overrides(key, value))
+    chain = {"eth": ETH, "monad": MONAD}.get(base)
+    values = _merge(chain, _overrides(key, value)) if chain else stack_values(**_overrides(key, value))
     with pytest.raises(ConfigError) as info:
         load_values(values, stack="hostile")
     message = str(info.value)
@@ -180,7 +206,7 @@ def test_hostile_value_is_refused_naming_the_key(stack_values: StackFactory, bas
     assert "Traceback" not in message
 
 
-def test_every_table_key_is_a_real_key(stack_values: StackFactory) -> None:
+def test_every_table_key_is_a_real_key(stack_values: StackFactory, tmp_path: Path) -> None:
     """A row for a misspelt key would pass as 'unknown key': the table must name real keys.
     Each key loads with a harmless value (the test of the table itself)."""
     harmless: dict[str, Any] = {
@@ -231,6 +257,21 @@ def test_every_table_key_is_a_real_key(stack_values: StackFactory) -> None:
     assert set(eth_harmless) == set(HOSTILE_ETH)
     for key, value in eth_harmless.items():
         load_values(_merge(ETH, _overrides(key, value)))
+    monad_harmless = {
+        "chainSettings.nodeName": "acme-2",
+        "chainSettings.version": "0.16.4",
+        "chainSettings.peers": [{"address": "peer-1.example.org:8000", "secp256k1Pubkey": PUBKEY}],
+        "chainSettings.repository.uri": "http://10.199.0.1:8080/repo/",
+        "chainSettings.repository.suite": "bookworm",
+        "chainSettings.repository.components": ["main", "testing"],
+        "chainSettings.repository.keyFile": "adapters/monad/keys/category-labs.asc",
+        "chainSettings.triedb.device": "/dev/disk/by-id/nvme-Samsung_SSD_990_PRO_2TB_X1",
+        "chainSettings.nodeConfigBase": str(tmp_path / "testnet.toml"),
+    }
+    assert set(monad_harmless) == set(HOSTILE_MONAD)
+    (tmp_path / "testnet.toml").write_text("chain_id = 10143\n")
+    for key, value in monad_harmless.items():
+        load_values(_merge(MONAD, _overrides(key, value)))
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ EL_METRICS_PORT = 6060
 EL_P2P_PORT = 30303
 RETH_DISCV5_PORT = 9200  # reth's discv5 default (reth node --discovery.v5.port); set explicitly, opened
 CL_P2P_PORT = 9000
-CL_QUIC_PORT = 9001  # lighthouse --quic-port, teku --p2p-quic-port, lodestar --port + 1 (its QUIC default)
+CL_QUIC_PORT = 9001  # lighthouse --quic-port, teku --p2p-quic-port, nimbus --quic-port, lodestar --port + 1
 PRYSM_TCP_PORT = 13000
 PRYSM_UDP_PORT = 12000
 BEACON_API_PORT = 5052
@@ -253,6 +253,8 @@ def nimbus_beacon(c: Ctx) -> list[str]:
     return [NIMBUS_BN, f"--network={c.network}", f"--data-dir={CL_DATA}", "--non-interactive",
             f"--el={ENGINE_URL}", f"--jwt-secret={JWT_FILE}", f"--tcp-port={CL_P2P_PORT}",
             f"--udp-port={CL_P2P_PORT}",
+            # QUIC is on by default (nimbus-eth2 #8762) on UDP 9001; pinned here so the firewall matches.
+            f"--quic-port={CL_QUIC_PORT}",
             "--rest=true", f"--rest-address={LOCAL}", f"--rest-port={BEACON_API_PORT}",
             *_on(c.builder, "--payload-builder=true", f"--payload-builder-url={MEV_BOOST_URL}"),
             *_on(c.metrics, "--metrics=true", f"--metrics-address={LOCAL}", f"--metrics-port={BEACON_METRICS_PORT}")]
@@ -354,7 +356,7 @@ BEACON_P2P: dict[str, list[OpenPort]] = {
     "prysm": [_p(PRYSM_TCP_PORT, "tcp", "beacon p2p"), _p(PRYSM_UDP_PORT, "udp", "beacon discovery"),
               _p(PRYSM_TCP_PORT, "udp", "beacon quic")],
     "lodestar": [*_CL_BASE, _CL_QUIC],
-    "nimbus": _CL_BASE,
+    "nimbus": [*_CL_BASE, _CL_QUIC],
 }
 PRIVATE_PORTS = {
     "execution": [_p(EL_RPC_PORT, "tcp", "execution json-rpc on 127.0.0.1", "private"),

@@ -115,7 +115,8 @@ PORT_FLAGS: dict[str, dict[str, tuple[str, ...]]] = {
     "teku": {"--p2p-port": ("tcp", "udp"), "--p2p-quic-port": ("udp",)},
     "prysm": {"--p2p-tcp-port": ("tcp",), "--p2p-udp-port": ("udp",), "--p2p-quic-port": ("udp",)},
     "lodestar": {"--port": ("tcp", "udp")},
-    "nimbus": {"--tcp-port": ("tcp",), "--udp-port": ("udp",)},
+    # nimbus-eth2 turns QUIC on by default since #8762 (2026-07, in 26.10+); #8747 kept the flag as --quic-port.
+    "nimbus": {"--tcp-port": ("tcp",), "--udp-port": ("udp",), "--quic-port": ("udp",)},
 }
 # Listeners a flag implies: lodestar's QUIC listens on --port + 1 (its default, PR "add QUIC support").
 IMPLIED = {"lodestar": lambda flags: {(flags["--port"] + 1, "udp")}}

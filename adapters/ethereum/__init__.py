@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel
 
 from adapters.ethereum import artifacts as arts
-from adapters.ethereum import forks
+from adapters.ethereum import builders, forks
 from adapters.ethereum.networks import NETWORKS, RETIRED
 from adapters.ethereum.plan import build
 from adapters.ethereum.settings import EthereumSettings
@@ -32,6 +32,29 @@ GENESIS_SYNC_REFUSED = {
     "prysm": "prysm needs a genesis state (--genesis-state) for hoodi and sepolia, which InfraKit does not ship",
     "lodestar": "lodestar's genesis sync needs a genesis state for hoodi and sepolia, which InfraKit does not ship",
 }
+# Why a client's ePBS builder list is refused (SOURCES.md): no released, documented way to configure it.
+BUILDERS_REFUSED = {
+    "teku": "teku 26.10.x takes builders only through the hidden, experimental --Xbuilder-urls/--Xbuilder-min-bid "
+            "flags (tech.pegasys.teku.cli.options.BuilderOptions) and no documented proposer-config entry",
+    "nimbus": "nimbus 26.x asks at most one builder (the beacon node's --payload-builder-url) and its builder "
+              "configuration API (nimbus-eth2 #8994) is not released",
+}
+
+
+def builder_problems(network: str, role: str, settings: EthereumSettings) -> list[tuple[str, str]]:
+    """ePBS builders: only where Glamsterdam is coming, only for clients whose configuration is released."""
+    if settings.builders is None or role != "validator":
+        return []
+    key = f"{KEY}.builders"
+    if not (forks.epbs_active(network) or forks.epbs_scheduled(network)):
+        return [(key, f"builders take effect from Glamsterdam (ePBS, EIP-7732), which is not scheduled on {network} "
+                      "(versions.toml [forks]); remove builders until it is (before the fork, mevBoost serves "
+                      "blocks from relays)")]
+    cl = settings.consensus.client
+    if cl not in builders.SUPPORTED:
+        return [(key, f"refused for {cl}: {BUILDERS_REFUSED[cl]}. Use lighthouse, prysm or lodestar for external "
+                      "builders, or remove builders (blocks are then built locally or taken from bids on p2p)")]
+    return []
 
 
 def client_problems(network: str, role: str, settings: EthereumSettings) -> list[tuple[str, str]]:
@@ -51,9 +74,10 @@ def client_problems(network: str, role: str, settings: EthereumSettings) -> list
     if role == "validator" and active and mev is not None and mev.enabled:
         problems.append((f"{KEY}.mevBoost.enabled", f"Glamsterdam (enshrined proposer-builder separation, EIP-7732) "
                          f"is active on {network} since {active.at}: the beacon node takes builder bids itself "
-                         "and mev-boost is no longer called. InfraKit does not configure per-client ePBS builder "
-                         "lists yet; set mevBoost.enabled: false (blocks are built locally or from bids on p2p)"))
-    return problems
+                         "and mev-boost is no longer called. Set mevBoost.enabled: false and list external builders "
+                         "in chainSettings.builders.urls (blocks are otherwise built locally or taken from bids on "
+                         "p2p)"))
+    return problems + builder_problems(network, role, settings)
 
 
 class Ethereum(ChainAdapter[EthereumSettings]):
@@ -78,7 +102,8 @@ class Ethereum(ChainAdapter[EthereumSettings]):
                                  "checksummed address you control); validator.enabled stays false until keys "
                                  "are imported"))
         else:
-            for key, value in (("validator", settings.validator), ("mevBoost", settings.mev_boost)):
+            for key, value in (("validator", settings.validator), ("mevBoost", settings.mev_boost),
+                               ("builders", settings.builders)):
                 if value is not None:
                     problems.append((f"{KEY}.{key}", f"only for role validator (this stack is role {config.role})"))
         problems += client_problems(config.network, config.role, settings)

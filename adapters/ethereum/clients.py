@@ -58,6 +58,11 @@ class Ctx:
     min_bid: float = 0.0
     archive: bool = False  # reth: keep all history (otherwise --full)
     genesis_sync: bool = False  # checkpointSync: false, for the clients that support it (settings refuse the rest)
+    # ePBS (Glamsterdam) external builders for the validator client; the adapter refuses them for clients
+    # whose configuration is not released (teku, nimbus) and on networks where the fork is not scheduled.
+    builders: tuple[str, ...] = ()
+    builder_min_bid_gwei: int = 0
+    epbs_pending: bool = False  # Glamsterdam active or scheduled on this network
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,13 @@ def binary(artifact: str, path: str) -> str:
 EL_DATA = f"{DATA_ROOT}/execution"
 CL_DATA = f"{DATA_ROOT}/beacon"
 VC_DATA = f"{DATA_ROOT}/validator"
+# ePBS builder settings the validator clients read (rendered by builders.py, installed by eth_prepare,
+# world-readable: builder URLs and the fee recipient are public).
+BUILDERS_DIR = "/etc/infrakit/eth-builders"
+LIGHTHOUSE_BUILDERS = f"{BUILDERS_DIR}/lighthouse-builder-definitions.yml"
+# lighthouse reads <datadir>/validators/builder_definitions.yml (and rewrites it): a copy in its data dir.
+LIGHTHOUSE_BUILDERS_DEST = f"{VC_DATA}/validators/builder_definitions.yml"
+PRYSM_PROPOSER_SETTINGS = f"{BUILDERS_DIR}/prysm-proposer-settings.json"
 JAVA_ENV = {"JAVA_HOME": f"{INSTALL_ROOT}/jre/current"}
 
 
@@ -177,6 +189,18 @@ def lighthouse_validator(c: Ctx) -> list[str]:
             *_on(c.metrics, "--metrics", "--metrics-address", LOCAL, "--metrics-port", str(VALIDATOR_METRICS_PORT))]
 
 
+def lighthouse_builders(c: Ctx) -> list[str] | None:
+    """Copy the builder list where lighthouse reads it, or drop a copy once the stack has none.
+
+    Only where Glamsterdam is active or scheduled: elsewhere builders are refused and the unit stays
+    as it was (a changed validator unit is a restart, which costs doppelganger epochs)."""
+    if c.builders:
+        return ["/usr/bin/install", "-D", "-m", "0600", LIGHTHOUSE_BUILDERS, LIGHTHOUSE_BUILDERS_DEST]
+    if c.epbs_pending:
+        return ["/bin/rm", "-f", LIGHTHOUSE_BUILDERS_DEST]
+    return None
+
+
 # teku: docs.teku.consensys.io reference/cli (ee-*, rest-api-*, validators-*, builder-endpoint).
 def teku_beacon(c: Ctx) -> list[str]:
     return [binary("teku", "bin/teku"), f"--network={c.network}", f"--data-path={CL_DATA}",
@@ -223,7 +247,10 @@ def prysm_validator(c: Ctx) -> list[str]:
             "--accept-terms-of-use", f"--wallet-dir={VC_DATA}/wallet",
             f"--wallet-password-file={VC_DATA}/wallet-password.txt",
             f"--beacon-rpc-provider={LOCAL}:{PRYSM_RPC_PORT}",
-            f"--suggested-fee-recipient={c.fee_recipient}", f"--graffiti={c.graffiti}",
+            # prysm takes the fee recipient from the proposer settings file when there is one (not both)
+            (f"--proposer-settings-file={PRYSM_PROPOSER_SETTINGS}" if c.builders
+             else f"--suggested-fee-recipient={c.fee_recipient}"),
+            f"--graffiti={c.graffiti}",
             *_on(c.doppelganger, "--enable-doppelganger"), *_on(c.builder, "--enable-builder"), *metrics]
 
 
@@ -241,6 +268,9 @@ def lodestar_validator(c: Ctx) -> list[str]:
     return [binary("lodestar", "lodestar"), "validator", "--network", c.network, "--dataDir", VC_DATA,
             "--beaconNodes", BEACON_URL, "--suggestedFeeRecipient", c.fee_recipient, "--graffiti", c.graffiti,
             *_on(c.doppelganger, "--doppelgangerProtection"), *_on(c.builder, "--builder"),
+            # ePBS builders (lodestar >= 1.47, #9832): comma-separated, bid floor in gwei (0 is its default)
+            *_on(bool(c.builders), "--builder.urls", ",".join(c.builders)),
+            *_on(c.builder_min_bid_gwei > 0, "--builder.minBid", str(c.builder_min_bid_gwei)),
             *_on(c.metrics, "--metrics", "--metrics.address", LOCAL, "--metrics.port",
                  str(VALIDATOR_METRICS_PORT))]
 
@@ -322,7 +352,7 @@ BEACON: dict[str, Component] = {
 DOPPELGANGER_EXIT = {"lighthouse": (1,), "teku": (1,), "prysm": (1,), "lodestar": (1,), "nimbus": (129,)}
 VALIDATOR: dict[str, Component] = {
     "lighthouse": Component("validator", "lighthouse", ("lighthouse",), lighthouse_validator, stop_timeout=60,
-                            restart_prevent=DOPPELGANGER_EXIT["lighthouse"]),
+                            restart_prevent=DOPPELGANGER_EXIT["lighthouse"], pre=lighthouse_builders),
     "teku": Component("validator", "teku", ("teku", "jre"), teku_validator, jit=True, environment=JAVA_ENV,
                       stop_timeout=60, restart_prevent=DOPPELGANGER_EXIT["teku"]),
     "prysm": Component("validator", "prysm", ("prysm-validator",), prysm_validator, stop_timeout=60,

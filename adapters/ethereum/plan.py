@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from adapters.ethereum import artifacts as arts
-from adapters.ethereum import forks
+from adapters.ethereum import builders, forks
 from adapters.ethereum.clients import (
     BEACON,
     BEACON_P2P,
@@ -54,6 +54,7 @@ def context(stack: Stack, settings: EthereumSettings) -> Ctx:
     # proposer-builder separation (EIP-7732) the beacon node takes bids itself: no sidecar.
     wanted = mev.enabled if mev is not None and mev.enabled is not None else not forks.epbs_active(network.name)
     builder = stack.config.role == "validator" and wanted
+    epbs = settings.builders if stack.config.role == "validator" else None
     return Ctx(
         network=network.name,
         metrics=settings.metrics,
@@ -66,6 +67,9 @@ def context(stack: Stack, settings: EthereumSettings) -> Ctx:
         min_bid=mev.min_bid if mev else 0.0,
         archive=settings.execution.archive,
         genesis_sync=not consensus.checkpoint_sync,
+        builders=tuple(epbs.urls) if epbs else (),
+        builder_min_bid_gwei=epbs.min_bid_gwei if epbs else 0,
+        epbs_pending=bool(forks.epbs_active(network.name) or forks.epbs_scheduled(network.name)),
     )
 
 
@@ -100,12 +104,14 @@ def tools_env(stack: Stack, settings: EthereumSettings) -> str:
     return f"# Managed by InfraKit (eth_prepare): read by ik-eth-validator. No secrets here.\n{body}"
 
 
-def prepare_step(stack: Stack, settings: EthereumSettings, parts: list[Component]) -> Step:
+def prepare_step(stack: Stack, settings: EthereumSettings, parts: list[Component], ctx: Ctx) -> Step:
     files = [RenderedFile(name="ethereum.env", dest="/etc/infrakit/ethereum.env", mode="0644",
                           content=tools_env(stack, settings))]
     if stack.config.role == "validator":
         files.append(RenderedFile(name="ik-eth-validator", dest="/usr/local/sbin/ik-eth-validator", mode="0755",
                                   content=(HOST / "ik-eth-validator").read_text(encoding="utf-8")))
+        if builder_file := builders.builder_file(settings.consensus.client, ctx):
+            files.append(builder_file)
     readers = [c.user for c in parts if c.role in {"execution", "beacon"}]
     return Step(
         name="eth_prepare",
@@ -195,7 +201,7 @@ def build(stack: Stack, settings: EthereumSettings) -> ChainParts:
     blockers = arts.warn_unlocked(stack.name, arts.lock_path(settings), list(resolved.values()))
     validator_enabled = bool(settings.validator and settings.validator.enabled)
 
-    steps = [*volume_steps(stack), prepare_step(stack, settings, parts), rollback_step(list(resolved.values())),
+    steps = [*volume_steps(stack), prepare_step(stack, settings, parts, ctx), rollback_step(list(resolved.values())),
              *(pinned.artifact_step(r, INSTALL_ROOT) for r in resolved.values())]
     unit_steps = [unit_step(c, ctx, resolved, start=c.role != "validator") for c in parts]
     steps += unit_steps

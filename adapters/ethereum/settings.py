@@ -16,6 +16,10 @@ on, the validator client installed but not enabled, RPC bound to localhost.
         enabled: true                              # default off where ePBS is active (sepolia)
         relays: [https://0x<pubkey>@relay...]      # default: the network's list
         minBid: 0.0                                # ETH; below it the local block is used
+      builders:                                    # role validator only; ePBS (Glamsterdam) external builders,
+        urls: [https://builder.example]            # asked for bids from the fork on (lighthouse, prysm, lodestar;
+        minBidGwei: 0                              # SOURCES.md); p2p bids are always considered. Only trustless
+                                                   # payments count (max execution payment 0, not configurable)
       artifacts:
         baseUrl: https://mirror.example/artifacts  # serve <name>/<version>/<file> instead of upstream
         lockFile: path/to/artifacts.lock.toml      # default adapters/ethereum/artifacts.lock.toml
@@ -39,6 +43,13 @@ ConsensusClient = Literal["lighthouse", "teku", "prysm", "lodestar", "nimbus"]
 RELAY_RE = re.compile(r"^https?://0x[0-9a-f]{96}@[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/?=&%-]*)?$")
 URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%-]*)?$")
 # Passed as the argument after --graffiti: never starting with '-' (it would read as a flag).
+# An ePBS builder: https (no credentials, query, fragment or comma: lodestar splits on commas and reads a
+# fragment as auth data), or plain http to a sidecar on this host's loopback.
+BUILDER_URL_RE = re.compile(
+    r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?(/[A-Za-z0-9._~/%-]*)?$")
+MAX_BUILDERS = 8
+MAX_BUILDER_URL = 256
+GWEI_PER_ETH = 10**9
 GRAFFITI_RE = re.compile(r"^([A-Za-z0-9._:/+@][A-Za-z0-9 ._:/+@-]{0,31})?$")
 
 
@@ -61,6 +72,13 @@ def _relay(value: str) -> str:
     return value
 
 
+def _builder_url(value: str) -> str:
+    if len(value) > MAX_BUILDER_URL or not BUILDER_URL_RE.fullmatch(value):
+        raise ValueError(f"expected https://host[:port][/path] (at most {MAX_BUILDER_URL} characters; no "
+                         "credentials, query, fragment or comma), or http:// to 127.0.0.1/localhost")
+    return value.rstrip("/")
+
+
 def _lock_file(value: str) -> str:
     """Read on the operator's machine: absolute, or relative to the project; no '..'."""
     if not value.endswith(".toml"):
@@ -71,6 +89,7 @@ def _lock_file(value: str) -> str:
 Url = Annotated[str, AfterValidator(_url)]
 Relay = Annotated[str, AfterValidator(_relay)]
 Address = Annotated[str, AfterValidator(_address)]
+BuilderUrl = Annotated[str, AfterValidator(_builder_url)]
 
 
 class ExecutionSettings(Model):
@@ -107,6 +126,26 @@ class MevBoostSettings(Model):
     min_bid: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
+class BuilderSettings(Model):
+    """External ePBS builders the validator client asks for bids from the Glamsterdam fork on.
+
+    Bids are compared with the locally built block; `minBidGwei` is the floor below which a bid only
+    wins when nothing else is viable. The trusted (off-protocol) execution payment never counts
+    (max_execution_payment 0 for every client): only the protocol-enforced payment is owed.
+    """
+
+    urls: list[BuilderUrl] = Field(min_length=1, max_length=MAX_BUILDERS)
+    min_bid_gwei: int = Field(default=0, ge=0, le=GWEI_PER_ETH)
+
+    @field_validator("urls")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        seen = [url for i, url in enumerate(value) if url in value[:i]]
+        if seen:
+            raise ValueError(f"{seen[0]} is listed twice")
+        return value
+
+
 class ArtifactSettings(Model):
     base_url: Url | None = None
     lock_file: Annotated[str, AfterValidator(_lock_file)] | None = None
@@ -117,6 +156,7 @@ class EthereumSettings(Model):
     consensus: ConsensusSettings = ConsensusSettings()
     validator: ValidatorSettings | None = None
     mev_boost: MevBoostSettings | None = None
+    builders: BuilderSettings | None = None
     artifacts: ArtifactSettings = ArtifactSettings()
     versions: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")],
                    Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,40}$")]] = Field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.ethereum import builders
 from adapters.ethereum.clients import JWT_GROUP, Component, Ctx
 from infrakit.plan.units import ServiceUnit, render_service_unit
 
@@ -25,6 +26,10 @@ NOTES = (
 def service_unit(component: Component, ctx: Ctx, artifacts: str, builder_wants: bool = False) -> ServiceUnit:
     pre = component.pre(ctx) if component.pre else None
     wants = list(DEPENDS[component.role])
+    x_fields = {"Artifacts": artifacts}
+    digest = builders.config_digest(component.client, ctx) if component.role == "validator" else None
+    if digest:
+        x_fields["Builder-Config"] = digest  # the file eth_prepare installs: its change restarts the client
     if builder_wants and component.role == "beacon":
         wants.append("eth-mevboost.service")
     return ServiceUnit(
@@ -44,7 +49,7 @@ def service_unit(component: Component, ctx: Ctx, artifacts: str, builder_wants: 
         read_write=[component.data_dir] if component.data_dir else [],
         stop_timeout=component.stop_timeout,
         jit=component.jit,
-        x_fields={"Artifacts": artifacts},
+        x_fields=x_fields,
         no_start_limit=NO_START_LIMIT,
         restart_prevent=component.restart_prevent,
         restart_prevent_why="Doppelganger protection found these keys live elsewhere: never restart into signing.",

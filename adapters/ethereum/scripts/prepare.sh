@@ -16,6 +16,9 @@
 # Rendered files (files.tsv): the operator tools and their settings, e.g.
 #   ik-eth-validator -> /usr/local/sbin/ik-eth-validator (0755)
 #   ethereum.env     -> /etc/infrakit/ethereum.env (0644, no secrets)
+#   lighthouse-builder-definitions.yml | prysm-proposer-settings.json
+#                    -> /etc/infrakit/eth-builders/ (0644: ePBS builder URLs and the fee
+#                       recipient, public; the validator client reads it, see builders.py)
 #
 # The JWT secret is 32 random bytes, hex, generated on the host the first time
 # and never replaced afterwards (so EL and CL keep agreeing); it never leaves

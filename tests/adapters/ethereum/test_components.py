@@ -12,7 +12,7 @@ P2P = {
     "teku": {("tcp", "9000"), ("udp", "9000"), ("udp", "9001")},  # QUIC, on by default since 26.7
     "prysm": {("tcp", "13000"), ("udp", "12000"), ("udp", "13000")},
     "lodestar": {("tcp", "9000"), ("udp", "9000"), ("udp", "9001")},  # QUIC: --port + 1
-    "nimbus": {("tcp", "9000"), ("udp", "9000")},
+    "nimbus": {("tcp", "9000"), ("udp", "9000"), ("udp", "9001")},  # QUIC, on by default (nimbus-eth2 #8762)
 }
 EL_P2P = {("tcp", "30303"), ("udp", "30303")}
 EL_EXTRA = {"reth": {("udp", "9200")}}  # reth's discv5

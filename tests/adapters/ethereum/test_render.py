@@ -49,7 +49,8 @@ CL_FLAGS = {
                  "--rest.address 127.0.0.1", "--rest.port 5052", "--checkpointSyncUrl https://hoodi.checkpoint.sigp.io",
                  "--metrics.address 127.0.0.1"],
     "nimbus": ["--network=hoodi", "--el=http://127.0.0.1:8551", f"--jwt-secret={JWT}", "--tcp-port=9000",
-               "--udp-port=9000", "--quic-port=9001", "--rest-address=127.0.0.1", "--rest-port=5052", "--metrics-address=127.0.0.1"],
+               "--udp-port=9000", "--quic-port=9001", "--rest-address=127.0.0.1", "--rest-port=5052",
+               "--metrics-address=127.0.0.1"],
 }
 CL_BUILDER = {"lighthouse": "--builder http://127.0.0.1:18550", "teku": "--builder-endpoint=http://127.0.0.1:18550",
               "prysm": "--http-mev-relay=http://127.0.0.1:18550",

@@ -25,7 +25,14 @@ from tests.adapters.ethereum.test_render import CL, EL, exec_start, unit
 PAIRS = list(itertools.product(EL, CL))
 if True:  # after infrakit.plan: the adapter registry imports the adapters (import cycle otherwise)
     from adapters.ethereum import clients
-READ_ONLY_OK = ("/opt/infrakit/", "/etc/ethereum/jwt.hex", "/bin/sh")
+READ_ONLY_OK = (
+    "/opt/infrakit/",
+    "/etc/ethereum/jwt.hex",
+    "/bin/sh",
+    "/bin/rm",
+    "/usr/bin/install",
+    "/etc/infrakit/eth-builders/",
+)
 
 
 def pair_plan(eth_values: EthStack, el: str, cl: str, role: str = "validator", **settings: object) -> HostPlan:
@@ -37,9 +44,9 @@ def directive(content: str, key: str) -> list[str]:
     return re.findall(rf"^{re.escape(key)}=(.*)$", content, re.M)
 
 
-def exec_start_pre(content: str) -> str:
-    match = re.search(r"^ExecStartPre=(.*?)(?<!\\)$", content, re.M | re.S)
-    return " ".join(re.sub(r"\\\n\s*", " ", match.group(1)).split()) if match else ""
+def exec_start_pre(content: str, index: int = 0) -> str:
+    found = re.findall(r"^ExecStartPre=(.*?)(?<!\\)$", content, re.M | re.S)
+    return " ".join(re.sub(r"\\\n\s*", " ", found[index]).split()) if index < len(found) else ""
 
 
 # ------------------------------------------------------------- sandbox and home ----
@@ -59,7 +66,8 @@ def test_every_client_writes_only_where_its_sandbox_allows(eth_values: EthStack,
         assert f"Environment=HOME={data}" in content, f"{role}: HOME must be writable"
         assert directive(content, "WorkingDirectory") == [data], role
         assert directive(content, "ProtectSystem") == ["strict"], role
-        words = shlex.split(exec_start(content) + " " + exec_start_pre(content))
+        pres = " ".join(exec_start_pre(content, i) for i in range(3))
+        words = shlex.split(exec_start(content) + " " + pres)
         for word in words:
             bare = re.sub(r"[a-z]+://\S+", "", word)  # URLs are not paths
             for path in re.findall(r"(?:^|[=:\s])(/[A-Za-z0-9_./-]+)", " " + bare):

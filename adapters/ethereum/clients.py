@@ -247,7 +247,8 @@ def prysm_validator(c: Ctx) -> list[str]:
             "--accept-terms-of-use", f"--wallet-dir={VC_DATA}/wallet",
             f"--wallet-password-file={VC_DATA}/wallet-password.txt",
             f"--beacon-rpc-provider={LOCAL}:{PRYSM_RPC_PORT}",
-            # prysm takes the fee recipient from the proposer settings file when there is one (not both)
+            # the proposer settings file overrides --suggested-fee-recipient (prysm proposer settings loader):
+            # the fee recipient is in the file, once
             (f"--proposer-settings-file={PRYSM_PROPOSER_SETTINGS}" if c.builders
              else f"--suggested-fee-recipient={c.fee_recipient}"),
             f"--graffiti={c.graffiti}",

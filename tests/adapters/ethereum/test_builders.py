@@ -102,7 +102,7 @@ def test_prysm_takes_builders_in_a_v2_proposer_settings_file(eth_values: EthStac
     }
     vc = exec_start(unit(plan, "validator"))
     assert "--proposer-settings-file=/etc/infrakit/eth-builders/prysm-proposer-settings.json" in vc
-    assert "--suggested-fee-recipient" not in vc, "prysm refuses both; the fee recipient is in the file"
+    assert "--suggested-fee-recipient" not in vc, "the file overrides it: the fee recipient is in the file, once"
 
 
 def test_a_builder_change_restarts_only_the_validator_client(eth_values: EthStack) -> None:

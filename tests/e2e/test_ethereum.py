@@ -148,7 +148,7 @@ class EthLab:
     def admin(self) -> Target:
         return Target(self.host.address, "ops", 22, ADMIN_KEY, self.known_hosts)
 
-    def stack(self, geth: str = "1.0.0", enabled: bool = False) -> Stack:
+    def stack(self, geth: str = "1.0.0", enabled: bool = False, builders: list[str] | None = None) -> Stack:
         values = dict(read_stack_file("lab").values)
         values.update({
             "chain": "ethereum", "role": "validator", "network": "hoodi",
@@ -161,6 +161,7 @@ class EthLab:
                 "mevBoost": {"enabled": True, "minBid": 0.01},
                 "artifacts": {"baseUrl": f"{self.mirror.url}/mirror", "lockFile": str(self.lock)},
                 "versions": {"geth": geth, "lighthouse": "1.0.0", "mev-boost": "1.0.0"},
+                **({"builders": {"urls": builders, "minBidGwei": 5}} if builders else {}),
             },
         })
         return load(RawConfig("eth-lab", values), REGISTRY)
@@ -378,6 +379,30 @@ def test_version_bump_reruns_only_its_steps_and_restarts_only_its_service(eth: E
                      "'{\"jsonrpc\":\"2.0\",\"method\":\"web3_clientVersion\",\"params\":[],\"id\":1}' "
                      "http://127.0.0.1:8545")
     assert "v1.0.1" in version
+
+
+def test_builders_reach_the_validator_client_and_leave_with_the_stack(eth: EthLab) -> None:
+    """ePBS builders (hoodi: Glamsterdam scheduled): lighthouse's builder_definitions.yml is copied into its
+    validators dir by the unit's ExecStartPre, under the sandbox, as the service user; a builder change
+    restarts only the validator client; removing the builders removes the copy lighthouse would keep using."""
+    dest = "/var/lib/ethereum/validator/validators/builder_definitions.yml"
+    units = ("eth-execution", "eth-beacon", "eth-validator", "eth-mevboost")
+    pids = {u: eth.main_pid(u) for u in units}
+    report = eth.apply("builders", build_plan(eth.stack(geth="1.0.1", enabled=True,
+                                                        builders=["https://builder.example.org"])), changed_only=True)
+    assert report.ok, eth.tail("builders")
+    ran = [s.name for s in report.steps if s.status == "ok"]
+    assert ran == ["eth_prepare", "unit_validator", "validator_state", "eth_smoke"], ran
+    assert eth.sh(f"stat -c '%a %U' {dest}").strip() == "600 eth-validator"
+    text = eth.sh(f"cat {dest}")
+    assert 'url: "https://builder.example.org"' in text and "min_bid: 5" in text, text
+    after = {u: eth.main_pid(u) for u in units}
+    assert after["eth-validator"] != pids["eth-validator"], "a builder change must restart the validator client"
+    assert {u: after[u] for u in units if u != "eth-validator"} == {u: pids[u] for u in units if u != "eth-validator"}
+    report = eth.apply("no_builders", build_plan(eth.stack(geth="1.0.1", enabled=True)), changed_only=True)
+    assert report.ok, eth.tail("no_builders")
+    assert eth.run(f"test -e {dest}").returncode != 0, "the copy of a removed builder list must go"
+    assert eth.sh("systemctl is-active eth-validator.service").strip() == "active"
 
 
 def test_corrupted_artifact_is_refused_and_the_running_version_keeps_running(eth: EthLab) -> None:

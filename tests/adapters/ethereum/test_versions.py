@@ -352,5 +352,5 @@ def test_rollback_guard_refuses_what_a_database_cannot_take(
 def test_the_plan_passes_each_artifacts_rollback_policy(eth_values: EthStack) -> None:
     plan = build_plan(eth_stack(eth_values(chainSettings={"execution": {"client": "reth"}})))
     entries = plan.step("eth_rollback_guard").step.params["ARTIFACTS"].split()
-    assert "reth=2.8.1:within-schema:2.8.0" in entries and "lighthouse=8.3.2:within-schema:8.3.0" in entries
+    assert "reth=2.8.1:within-schema:2.8.0" in entries and "lighthouse=8.3.3:within-schema:8.3.0" in entries
     assert "mev-boost=1.10.1:any:-" in entries

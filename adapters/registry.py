@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from adapters.aztec import ADAPTER as AZTEC
 from adapters.ethereum import ADAPTER as ETHEREUM
 from adapters.monad import ADAPTER as MONAD
 from adapters.none import ADAPTER as NONE
 from infrakit.chain import Registry
 
-ADAPTERS = (NONE, ETHEREUM, MONAD)
+ADAPTERS = (NONE, ETHEREUM, MONAD, AZTEC)
 REGISTRY = Registry(ADAPTERS)
 
 

@@ -10,7 +10,7 @@ from infrakit.plan.sources import PROJECT_ROOT
 
 
 def test_every_chain_is_registered_once() -> None:
-    assert REGISTRY.names == ("ethereum", "monad", "none")
+    assert REGISTRY.names == ("aztec", "ethereum", "monad", "none")
     assert all(isinstance(a, ChainAdapter) for a in ADAPTERS)
 
 
@@ -21,4 +21,4 @@ def test_every_adapter_has_a_runbook(adapter: ChainAdapter) -> None:  # type: ig
 
 def test_only_the_validator_roles_hold_keys() -> None:
     holding = {(a.name, r.name) for a in ADAPTERS for r in a.roles if r.holds_keys}
-    assert holding == {("ethereum", "validator"), ("monad", "validator")}
+    assert holding == {("aztec", "sequencer"), ("ethereum", "validator"), ("monad", "validator")}

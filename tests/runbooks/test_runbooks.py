@@ -43,6 +43,8 @@ HERE = {
     ".venv/bin/infrakit render STACK",
     ".venv/bin/infrakit validate eth-hoodi-validator",
     ".venv/bin/infrakit lock --check",
+    ".venv/bin/infrakit validate aztec-dev",
+    ".venv/bin/infrakit plan aztec-dev",
 }
 # Run on a converged lab host by tests/e2e/test_operator_cli.py (the `lab` stack, pointed at
 # that host with --host/--admin-cidr; host-side lines through `infrakit ssh lab -- LINE`).
@@ -67,6 +69,10 @@ PULUMI = "needs the Pulumi engine with a cloud account or a real host (the engin
 ETH_NODE = "needs a running Ethereum node; the TEST stand-ins run in tests/e2e/test_ethereum.py, not this line"
 OPERATOR = "runs on the operator's machine with their keys and repository, not on a host"
 UPSTREAM = "downloads from the client's upstream release site (no network here)"
+AZTEC_HOST = (
+    "needs an Aztec host on Ubuntu 24.04 (the prover binary needs glibc 2.39); the lab's Debian 12 host "
+    "converges the dev role in tests/e2e/test_aztec.py and the node's unit and firewall, not these lines"
+)
 NOT_IN_LAB = {
     "pulumi config set --secret hcloud:token": PULUMI,
     "pulumi up -s STACK": PULUMI,
@@ -74,6 +80,7 @@ NOT_IN_LAB = {
     "pulumi preview --refresh --diff -s STACK": PULUMI,
     "pulumi up --refresh -s STACK": PULUMI,
     "pulumi up -s eth-hoodi-validator": PULUMI,
+    "pulumi up -s aztec-dev": PULUMI,
     "ssh-add ~/.ssh/root_key ~/.ssh/admin_key": OPERATOR,
     ".venv/bin/infrakit lock geth lighthouse mev-boost": UPSTREAM,
     ".venv/bin/infrakit lock geth": UPSTREAM,
@@ -95,6 +102,8 @@ def _not_in_lab(line: RunbookLine) -> str | None:
         return NOT_IN_LAB[line.line]
     if line.runbook == "ethereum.md" and line.line not in HERE:
         return ETH_NODE  # every host-side line of the Ethereum runbook needs the node
+    if line.runbook == "aztec-dev.md" and line.line not in HERE:
+        return OPERATOR if line.programs()[:1] == ["ssh"] else AZTEC_HOST
     if "CHECK_URL=http://127.0.0.1:8545" in line.line:
         return ETH_NODE + " (check_rpc.sh itself is tested in tests/shared/monitoring)"
     return None

@@ -93,6 +93,7 @@ def npm_package(
                 "lockfile": path.read_text(encoding="utf-8"),
                 "binaries": binaries,
                 "allowDowngrade": settings.allow_downgrade,
+                "caFile": settings.registry_ca_file,
             }
         )
     except ValueError as exc:

@@ -8,6 +8,7 @@ command line. Where each fact comes from: adapters/aztec/SOURCES.md.
       allowDowngrade: false             # true only to go back deliberately
       registry: https://registry.npmjs.org/   # npm registry (or a mirror) that `npm ci` fetches from
       runtimeMirror: null               # npm-shaped mirror for the node and npm tarballs (default: registry)
+      registryCaFile: null              # PEM bundle npm trusts (behind a TLS-inspecting proxy)
       dev:                              # role dev
         user: dev                       # the developer's account (created; runs the pinned toolchain)
         anvil: true                     # @foundry-rs/anvil (pinned) on PATH: the local network's L1
@@ -179,6 +180,10 @@ class AztecSettings(Model):
     allow_downgrade: bool = False
     registry: Annotated[str, AfterValidator(_registry)] = "https://registry.npmjs.org/"
     runtime_mirror: Annotated[str, AfterValidator(_registry)] | None = None
+    # A PEM bundle on the host that npm trusts instead of Node's built-in CA list: behind a
+    # TLS-inspecting proxy, the system store (/etc/ssl/certs/ca-certificates.crt) once the
+    # proxy's CA is in it.
+    registry_ca_file: Annotated[str, AfterValidator(values.absolute_path)] | None = None
     dev: Dev | None = None
     node: Node | None = None
     sequencer: Sequencer | None = None

@@ -113,6 +113,9 @@ class NpmPackage(BaseModel):
     lockfile: str = Field(min_length=2, max_length=50_000_000)
     binaries: tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")], ...] = ()
     ignore_scripts: bool = Field(default=True, alias="ignoreScripts")
+    # A PEM bundle on the host that npm trusts for the registry instead of Node's built-in CA
+    # list (behind a TLS-inspecting proxy: the system store, /etc/ssl/certs/ca-certificates.crt).
+    ca_file: str | None = Field(default=None, alias="caFile", pattern=r"^/[A-Za-z0-9/_.-]+$")
     allow_downgrade: bool = Field(default=False, alias="allowDowngrade")
 
     @model_validator(mode="after")
@@ -159,6 +162,7 @@ def npm_step(
             "NPM_IGNORE_SCRIPTS": "1" if pkg.ignore_scripts else "0",
             "NPM_ALLOW_DOWNGRADE": "1" if pkg.allow_downgrade else "0",
             "INSTALL_ROOT": install_root,
+            **({"NPM_CAFILE": pkg.ca_file} if pkg.ca_file else {}),
         },
         files=(
             RenderedFile(name="package.json", dest=f"{where}/package.json", content=pkg.package_json()),

@@ -22,6 +22,9 @@
 #   NPM_IGNORE_SCRIPTS   1 = no install scripts run (default 1)
 #   NPM_ALLOW_DOWNGRADE  1 = a lower version than the current one is allowed; default 0 =
 #                        refused before anything changes
+#   NPM_CAFILE           absolute path of a PEM bundle npm trusts for the registry instead of
+#                        Node's built-in CA list (default: none), e.g. the system store
+#                        /etc/ssl/certs/ca-certificates.crt behind a TLS-inspecting proxy
 #   INSTALL_ROOT         default /opt/infrakit/npm-packages
 #   KEEP_VERSIONS        versions kept, current and previous always among them (default 3)
 # Rendered files: package.json and package-lock.json (lockfileVersion >= 2, every package
@@ -71,6 +74,9 @@ npm_ci() {
   if [[ "${NPM_IGNORE_SCRIPTS}" == 1 ]]; then
     flags+=(--ignore-scripts)
   fi
+  if [[ -n "${NPM_CAFILE}" ]]; then
+    flags+=(--cafile "${NPM_CAFILE}")
+  fi
   : >"${staging}/npmrc"
   chown -R "${NPM_USER}:" -- "${staging}"
   (cd "${staging}/tree" && runuser -u "${NPM_USER}" -- env -i HOME="${staging}/home" \
@@ -110,7 +116,7 @@ main() {
   ik_args "$@"
   ik_require_root
   ik_require_os
-  : "${NPM_BINARIES:=}" "${NPM_IGNORE_SCRIPTS:=1}" "${NPM_ALLOW_DOWNGRADE:=0}"
+  : "${NPM_BINARIES:=}" "${NPM_IGNORE_SCRIPTS:=1}" "${NPM_ALLOW_DOWNGRADE:=0}" "${NPM_CAFILE:=}"
   : "${INSTALL_ROOT:=/opt/infrakit/npm-packages}" "${KEEP_VERSIONS:=3}"
   ik_require_env NPM_NAME NPM_PACKAGE NPM_VERSION NPM_USER NPM_REGISTRY NODE_BIN NPM_CLI
   ik_require_match NPM_NAME '^[a-z][a-z0-9-]{0,30}$' "an install name like aztec"
@@ -125,6 +131,8 @@ main() {
   ik_require_match NPM_ALLOW_DOWNGRADE '^[01]$' "0 or 1"
   ik_require_match KEEP_VERSIONS '^([2-9]|[1-9][0-9])$' "a number >= 2"
   ik_require_match INSTALL_ROOT '^/[A-Za-z0-9/_.-]+$' "an absolute path"
+  ik_require_match NPM_CAFILE '^(/[A-Za-z0-9/_.-]+)?$' "an absolute path or empty"
+  [[ -z "${NPM_CAFILE}" || -r "${NPM_CAFILE}" ]] || ik_die "NPM_CAFILE ${NPM_CAFILE} is not a readable file"
   [[ -x "${NODE_BIN}" && -f "${NPM_CLI}" ]] || ik_die "node (${NODE_BIN}) or npm (${NPM_CLI}) is not installed"
   id -u "${NPM_USER}" >/dev/null 2>&1 || ik_die "user ${NPM_USER} does not exist"
   local -a BINARIES=()

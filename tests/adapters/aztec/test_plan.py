@@ -175,3 +175,13 @@ def test_no_secret_or_key_reaches_the_plan(aztec_values: AztecValues) -> None:
 def test_the_network_reaches_the_node(aztec_values: AztecValues, network: str) -> None:
     unit = node_plan(aztec_values, network=network).step("unit_aztec_node").step.files[0].content
     assert f"--network {network}" in unit
+
+
+def test_a_registry_ca_file_reaches_npm_only_when_set(aztec_values: AztecValues) -> None:
+    """Behind a TLS-inspecting proxy npm must trust the system store; by default Node's own list."""
+    default = build_plan(aztec_stack(aztec_values("dev"))).step("npm_aztec").step.params
+    assert "NPM_CAFILE" not in default
+    store = "/etc/ssl/certs/ca-certificates.crt"
+    plan = build_plan(aztec_stack(aztec_values("dev", chainSettings={"registryCaFile": store})))
+    assert plan.step("npm_aztec").step.params["NPM_CAFILE"] == store
+    assert plan.step("npm_anvil").step.params["NPM_CAFILE"] == store

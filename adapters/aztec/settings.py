@@ -11,7 +11,7 @@ command line. Where each fact comes from: adapters/aztec/SOURCES.md.
       registryCaFile: null              # PEM bundle npm trusts (behind a TLS-inspecting proxy)
       dev:                              # role dev
         user: dev                       # the developer's account (created; runs the pinned toolchain)
-        anvil: true                     # @foundry-rs/anvil (pinned) on PATH: the local network's L1
+        anvil: true                     # @foundry-rs/anvil-linux-amd64 (pinned) on PATH: the local L1
       node:                             # role node (and sequencer)
         l1ExecutionUrls: [https://el-1.example.org, https://el-2.example.org]   # failover, in order
         l1ConsensusUrls: [https://cl-1.example.org]
@@ -140,7 +140,7 @@ class Dev(Model):
     """Role dev: the developer's account and the local tools beside the CLI."""
 
     user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$"), AfterValidator(_user)] = "dev"
-    # anvil from @foundry-rs/anvil (pinned by its lockfile) on PATH: `aztec start --local-network`
+    # anvil from @foundry-rs/anvil-linux-amd64 (pinned by its lockfile) on PATH: `aztec start --local-network`
     # starts it as its L1 (on 127.0.0.1:8545) and fails without it.
     anvil: bool = True
 

@@ -69,7 +69,7 @@ def test_the_cli_comes_from_the_committed_lockfile_as_an_unprivileged_user(aztec
 def test_every_shipped_lockfile_pins_exactly_its_file_name() -> None:
     for path in sorted(aztec_plan.LOCKS.glob("*.package-lock.json")):
         name, version = path.name.removesuffix(".package-lock.json").rsplit("-", 1)
-        package = {"aztec": "@aztec/aztec", "anvil": "@foundry-rs/anvil"}[name]
+        package = {"aztec": "@aztec/aztec", "anvil-linux-amd64": "@foundry-rs/anvil-linux-amd64"}[name]
         check_lockfile(path.read_text(), package, version)
 
 

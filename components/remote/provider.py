@@ -104,6 +104,17 @@ def _port_hint(access: Access, previous: int) -> str:
     )
 
 
+def _cidr_hint(guard: Any) -> str:
+    """A silent port may also be a firewall dropping this machine (a new cloud server's
+    firewall admits only the admin CIDRs, before the Host's login can check the address)."""
+    if not isinstance(guard, Mapping):
+        return ""
+    return (
+        f". If sshd does listen there, the firewalls may drop this machine's address: it must be in "
+        f"stack '{guard['stack']}' access.adminCidrs ({', '.join(map(str, guard['adminCidrs']))})"
+    )
+
+
 def _redact(text: str, secrets: str) -> str:
     for line in secrets.splitlines():
         _, _, value = line.partition("=")
@@ -177,20 +188,20 @@ class HostProvider(ResourceProvider):
         `guard` (infrakit.plan.firewall.lockout_guard): refuse, before the bundle or any step
         changes the host, a plan whose firewall would lock out the address this login comes
         from (what `infrakit apply` checks in its preflight)."""
+        guard = _plain(guard)
         if existing and not access.fallback_port and not session.answers(access.host, access.port):
-            raise RemoteError(f"{access.label}: {_port_hint(access, previous_port)}")
+            raise RemoteError(f"{access.label}: {_port_hint(access, previous_port)}{_cidr_hint(guard)}")
         try:
             out = session.run(access, OBSERVE_COMMAND, as_root=False, timeout=60)
         except RemoteError as exc:
             if "cannot connect" in str(exc) and not access.fallback_port:
-                raise RemoteError(f"{exc}; {_port_hint(access, previous_port)}") from None
+                raise RemoteError(f"{exc}; {_port_hint(access, previous_port)}{_cidr_hint(guard)}") from None
             raise
         lines = out.output.splitlines()
         client = next((ln[len(CLIENT_PREFIX) :].strip() for ln in lines if ln.startswith(CLIENT_PREFIX)), "")
         machine_id = next((ln.strip() for ln in lines if ln.strip()), "")
         if out.exit_code != 0 or not machine_id or machine_id.startswith(CLIENT_PREFIX):
             raise RemoteError(f"{access.label}: cannot read /etc/machine-id (exit {out.exit_code})")
-        guard = _plain(guard)
         if isinstance(guard, Mapping):
             problem = guard_problem(guard, client, "this `pulumi up`")
             if problem:

@@ -275,3 +275,18 @@ def test_an_operator_inside_the_admin_cidrs_passes_the_hosts_guard(
     assert result.outs["machineId"] == "m1"
     result = HostProvider().create({"access": ACCESS, "privateKey": "", "serverId": "", "guard": None})
     assert result.outs["machineId"] == "m1", "a plan without a host firewall has no guard"
+
+
+def test_a_silent_port_names_the_admin_cidrs_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new cloud server's firewall admits only the admin CIDRs, so an operator outside them
+    sees a silent port before the Host's login could check the address: say both causes."""
+
+    def refused(*a: object, **k: object) -> session.Outcome:
+        raise RemoteError("ops@192.0.2.10:22: cannot connect (timed out)")
+
+    monkeypatch.setattr(session, "run", refused)
+    with pytest.raises(RemoteError) as info:
+        HostProvider().create({"access": ACCESS, "privateKey": "", "serverId": "1", "guard": GUARD})
+    message = str(info.value)
+    assert "sshd does not answer on port 22" in message
+    assert "stack 's' access.adminCidrs (198.51.100.0/24, 2001:db8:42::/48)" in message, message

@@ -46,8 +46,10 @@ FIREWALL_STEP = "firewall_ufw"
 
 def lockout_guard(plan: HostPlan) -> dict[str, Any] | None:
     """What a control plane needs to refuse a lock-out before the first step (None: the plan
-    has no host firewall). `firewallHash` changes whenever the firewall step will run again,
-    so the Pulumi path re-checks exactly then (components/remote: the Host resource)."""
+    has no host firewall): the SSH admit set. Only a change of it can newly lock someone out
+    (a firewall step re-run with the same CIDRs and port admits whom it admitted), so the
+    Pulumi path (components/remote: the Host resource) re-checks exactly when it changes,
+    and an edit of the firewall script alone updates no Host."""
     planned = next((p for p in plan.steps if p.step.name == FIREWALL_STEP), None)
     if planned is None:
         return None
@@ -55,7 +57,6 @@ def lockout_guard(plan: HostPlan) -> dict[str, Any] | None:
         "stack": plan.stack,
         "adminCidrs": planned.step.params["ADMIN_CIDRS"].split(),
         "sshPort": int(planned.step.params["SSH_PORT"]),
-        "firewallHash": planned.hash,
     }
 
 

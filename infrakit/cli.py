@@ -14,7 +14,6 @@ from infrakit.apply.cli import add_parser as add_apply
 from infrakit.artifacts.cli import add_parser as add_lock
 from infrakit.chain import Registry
 from infrakit.config import ConfigError, list_stacks, load_stack
-from infrakit.config.secrets import SECRET_KEYS
 from infrakit.day2.cli import add_parsers as add_day2
 from infrakit.plan import HostPlan, build_plan
 from infrakit.plan.bundle import bundle_entries, sha256, tarball, write_tree
@@ -39,7 +38,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed += 1
             continue
         warn_blockers(plan)
-        secrets = ", ".join(stack.secrets) or f"none (may set: {', '.join(SECRET_KEYS)})"
+        secrets = ", ".join(stack.secrets) or f"none (may set: {', '.join(stack.secret_keys)})"
         print(f"ok   {name}: chain={plan.chain} role={plan.role} network={plan.network} "
               f"steps={len(plan.steps)} secrets set: {secrets}")
     print(f"{len(stacks) - failed} valid, {failed} invalid")

@@ -5,6 +5,7 @@ fact was read: adapters/monad/SOURCES.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
@@ -35,8 +36,11 @@ class Monad(ChainAdapter[MonadSettings]):
     networks: ClassVar[tuple[str, ...]] = ("testnet", "mainnet")
     settings_model: ClassVar[type[BaseModel] | None] = MonadSettings
     runbook: ClassVar[str | None] = "runbooks/monad.md"
-    # The keystore password: from `pulumi config set --secret monadKeystorePassword`, on stdin.
-    secrets: tuple[str, ...] = (SECRET,)
+    # The keystore password: `pulumi config set --secret monadKeystorePassword`; reaches the
+    # host only on monad_config's stdin (the env file the units read is 0640 root:monad).
+    secret_keys: ClassVar[Mapping[str, str]] = {
+        SECRET: "password of the Monad node's secp/BLS keystores (stdin; 0640 env file on the host)",
+    }
 
     def check(self, config: StackConfig, settings: MonadSettings | None) -> list[Problem]:
         problems: list[Problem] = []

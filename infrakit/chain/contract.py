@@ -9,6 +9,11 @@ line in `adapters/registry.py` (see adapters/README.md). It declares, as class a
   refused; None when the chain takes none). Core validates it and names bad keys from the
   stack's root (`infrakit:chainSettings.<path>`);
 - `runbook`: the project-relative operator procedures (e.g. runbooks/ethereum.md);
+- `secret_keys`: the secret config keys the chain reads (key -> what it is for), e.g. a
+  keystore password. Core treats them as its own secrets (infrakit/config/secrets.py): set only
+  with `pulumi config set --secret`, refused in plain text without echoing the value, never in
+  the plan, handed to the steps that name them (`Step.secrets`) on stdin; a stack of another
+  chain that sets one is refused;
 
 and, per stack, `parts(stack) -> ChainParts`: its steps (after the base hardening), ports,
 services, health checks, data directories, packages, blockers, and which of its steps is
@@ -18,6 +23,7 @@ the smoke test. Checks that the settings model cannot express go in `check()`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -65,6 +71,8 @@ class ChainAdapter(ABC, Generic[SettingsT]):
     networks: ClassVar[tuple[str, ...]]
     settings_model: ClassVar[type[BaseModel] | None] = None
     runbook: ClassVar[str | None] = None
+    # secret config key (camelCase) -> what it is for (shown by `infrakit validate` and in errors)
+    secret_keys: ClassVar[Mapping[str, str]] = {}
 
     def role(self, name: str) -> Role:
         for role in self.roles:

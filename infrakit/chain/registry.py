@@ -4,18 +4,18 @@ it imports (`adapters/registry.py`), then passed to `infrakit.config.load`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Mapping
 
 from pydantic import BaseModel, ValidationError
 
 from infrakit.chain.contract import NAME, AnyAdapter, Problem
 from infrakit.config.errors import NAMESPACE, problems_from_validation
-
-if TYPE_CHECKING:
-    from infrakit.config.models import StackConfig
+from infrakit.config.models import StackConfig
+from infrakit.config.secrets import SECRET_KEYS
 
 SETTINGS_KEY = f"{NAMESPACE}:chainSettings"
+# A secret config key: camelCase, as the stack file's other keys (it becomes INFRAKIT_SECRET_<KEY>)
+SECRET_KEY_NAME = r"^[a-z][A-Za-z0-9]{2,63}$"  # noqa: S105 - a name pattern, not a password
 
 
 class RegistryError(ValueError):
@@ -27,11 +27,21 @@ class Registry:
 
     def __init__(self, adapters: Iterable[AnyAdapter]) -> None:
         self._adapters: dict[str, AnyAdapter] = {}
+        self._secret_keys: dict[str, tuple[str, str]] = {}
         for adapter in adapters:
             _check_contract(adapter)
             if adapter.name in self._adapters:
                 raise RegistryError(f"two adapters are named {adapter.name!r}")
+            for key, purpose in adapter.secret_keys.items():
+                if key in self._secret_keys:
+                    owner = self._secret_keys[key][0]
+                    raise RegistryError(f"secret key {key!r} is declared by both {owner!r} and {adapter.name!r}")
+                self._secret_keys[key] = (adapter.name, purpose)
             self._adapters[adapter.name] = adapter
+
+    def secret_keys(self) -> Mapping[str, tuple[str, str]]:
+        """Every registered chain's secret keys: key -> (chain, what it is for)."""
+        return dict(self._secret_keys)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -100,3 +110,19 @@ def _check_contract(adapter: AnyAdapter) -> None:
     model = adapter.settings_model
     if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise RegistryError(f"{where}: settings_model must be a pydantic model class or None")
+    _check_secret_keys(where, adapter.secret_keys)
+
+
+def _check_secret_keys(where: str, secret_keys: object) -> None:
+    if not isinstance(secret_keys, Mapping):
+        raise RegistryError(f"{where}: secret_keys must be a mapping of secret key -> what it is for")
+    config_keys = {field.alias or name for name, field in StackConfig.model_fields.items()}
+    for key, purpose in secret_keys.items():
+        if not isinstance(key, str) or not re.match(SECRET_KEY_NAME, key):
+            raise RegistryError(f"{where}: secret key {key!r} must match {SECRET_KEY_NAME}")
+        if key in SECRET_KEYS:
+            raise RegistryError(f"{where}: secret key {key!r} is core's (infrakit/config/secrets.py)")
+        if key in config_keys:
+            raise RegistryError(f"{where}: secret key {key!r} is a stack config key")
+        if not isinstance(purpose, str) or not purpose.strip():
+            raise RegistryError(f"{where}: secret key {key!r} needs a description (what it is for)")

@@ -48,6 +48,11 @@ class Stack:
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
 
     @property
+    def secret_keys(self) -> Mapping[str, str]:
+        """The secret keys this stack may set: core's and its chain's (key -> what it is for)."""
+        return {**SECRET_KEYS, **self.adapter.secret_keys}
+
+    @property
     def holds_keys(self) -> bool:
         """The stack's role holds keys that must never be lost or run twice (the adapter says)."""
         return self.adapter.role(self.config.role).holds_keys
@@ -192,14 +197,15 @@ def load(raw: RawConfig, chains: Registry) -> Stack:
     except ValueError as exc:
         raise ConfigError(repr(raw.stack), [("stack name", str(exc))]) from None
     problems: list[tuple[str, str]] = []
-    for key in sorted(SECRET_KEYS.keys() & raw.values.keys()):
+    chain_secrets = chains.secret_keys()  # every registered chain's: key -> (chain, purpose)
+    every_secret = SECRET_KEYS.keys() | chain_secrets.keys()
+    # A secret in plain text is refused whatever the chain (its value is never echoed), and kept
+    # out of the config model, whose errors may quote a value.
+    for key in sorted(every_secret & raw.values.keys()):
         problems.append(
             (f"{NAMESPACE}:{key}", f"is a secret; set it with `pulumi config set --secret {key}`, never as plain text")
         )
-    extra_secure = sorted(raw.secure - SECRET_KEYS.keys())
-    for key in extra_secure:
-        problems.append((f"{NAMESPACE}:{key}", f"unknown secret key (known: {', '.join(sorted(SECRET_KEYS))})"))
-    plain = {k: v for k, v in raw.values.items() if k not in SECRET_KEYS}
+    plain = {k: v for k, v in raw.values.items() if k not in every_secret}
     config: StackConfig | None = None
     adapter: AnyAdapter | None = None
     settings: BaseModel | None = None
@@ -211,10 +217,19 @@ def load(raw: RawConfig, chains: Registry) -> Stack:
         adapter, settings, chain_problems = chains.resolve(config)
         problems.extend(chain_problems)
         problems.extend(published_key_problems(config))
+    # The secret keys this stack may set: core's and its chain's (every chain's while the chain is unknown).
+    allowed = {**SECRET_KEYS, **(adapter.secret_keys if adapter else {k: v[1] for k, v in chain_secrets.items()})}
+    for key in sorted(raw.secure - allowed.keys()):
+        if key in chain_secrets and config is not None:
+            owner = chain_secrets[key][0]
+            message = f"is a secret of chain {owner!r}; chain {config.chain!r} does not read it (remove it)"
+        else:
+            message = f"unknown secret key (known: {', '.join(sorted(allowed))})"
+        problems.append((f"{NAMESPACE}:{key}", message))
     if problems:
         raise ConfigError(raw.stack, problems)
     assert config is not None and adapter is not None
-    secrets = {key: SecretRef(key) for key in sorted(raw.secure & SECRET_KEYS.keys())}
+    secrets = {key: SecretRef(key) for key in sorted(raw.secure & allowed.keys())}
     return Stack(raw.stack, config, adapter, settings, secrets)
 
 

@@ -1,4 +1,7 @@
-"""Secret config keys: their values only ever come from `pulumi config set --secret`.
+"""Core's secret config keys: their values only ever come from `pulumi config set --secret`.
+
+A chain's own secrets (e.g. a keystore password) are declared by its adapter
+(`ChainAdapter.secret_keys`) and handled the same way; this list names no chain.
 
 The stack file holds them encrypted (`{secure: ...}`); the Pulumi program reads them as
 secret Outputs; the plain-SSH executor reads them from the environment
@@ -16,7 +19,6 @@ SECRET_KEYS: dict[str, str] = {
     "sshPrivateKey": "private key Pulumi uses to reach the host (else the SSH agent)",
     "alertWebhookUrl": "webhook URL that node alerts are posted to (stored 0600 on the host)",
     "webBasicAuthHash": "bcrypt hash of the web tier's RPC basic-auth password (htpasswd -nBC 12 USER)",
-    "monadKeystorePassword": "password of the Monad node's secp/BLS keystores (chain monad; stdin, 0640 env file)",
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.ethereum import clients
 from infrakit.config import ConfigError
 from infrakit.plan import build_plan
 from infrakit.plan.model import HostPlan
@@ -23,8 +24,6 @@ from tests.adapters.ethereum.conftest import EthStack, eth_stack
 from tests.adapters.ethereum.test_render import CL, EL, exec_start, unit
 
 PAIRS = list(itertools.product(EL, CL))
-if True:  # after infrakit.plan: the adapter registry imports the adapters (import cycle otherwise)
-    from adapters.ethereum import clients
 READ_ONLY_OK = (
     "/opt/infrakit/",
     "/etc/ethereum/jwt.hex",

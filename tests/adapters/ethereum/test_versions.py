@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.ethereum import forks
 from infrakit.artifacts.cli import cmd_lock
 from infrakit.artifacts.lock import read_lock
 from infrakit.artifacts.manifest import ManifestError, read_manifest
@@ -24,9 +25,6 @@ from infrakit.plan import build_plan
 from infrakit.plan.sources import PROJECT_ROOT
 from tests.adapters.ethereum.conftest import EthStack, eth_stack, write_test_lock
 from tests.adapters.ethereum.test_render import exec_start, unit
-
-if True:  # after infrakit.plan: the adapter registry imports the adapters (import cycle otherwise)
-    from adapters.ethereum import forks
 
 MANIFEST = PROJECT_ROOT / "adapters" / "ethereum" / "versions.toml"
 GUARD = PROJECT_ROOT / "adapters" / "ethereum" / "scripts" / "rollback_guard.sh"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import adapters.registry  # noqa: F401 - the entry point first: importing an adapter alone is circular today
 from adapters.monad.plan import SERVICES, TIMERS
 from tests.adapters.monad import standin
 

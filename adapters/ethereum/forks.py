@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -34,6 +35,14 @@ class ForkOnNetwork:
     @property
     def pending_or_active(self) -> bool:
         return self.status in {"active", "scheduled"}
+
+
+def _utc(text: str) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -62,6 +71,10 @@ def forks(path: Path = MANIFEST) -> tuple[ForkOnNetwork, ...]:
                 raise ManifestError(f"{path}: forks.{fork}.{network}.status: expected one of {', '.join(STATUSES)}")
             if status != "unscheduled" and not entry.get("at"):
                 raise ManifestError(f"{path}: forks.{fork}.{network}.at: an {status} upgrade needs its time")
+            if entry.get("at") and _utc(str(entry["at"])) is None:
+                raise ManifestError(
+                    f"{path}: forks.{fork}.{network}.at: expected an ISO 8601 UTC time, e.g. 2026-12-15T19:12:24Z"
+                )
             out.append(
                 ForkOnNetwork(
                     fork=fork,
@@ -118,4 +131,24 @@ def readiness_warnings(stack: str, network: str, pinned: dict[str, str]) -> list
                     f"{version} is older than {minimum}, the oldest release known to support it there: pin "
                     f"{minimum} or later"
                 )
+    return lines
+
+
+def stale_schedule_warnings(stack: str, network: str, now: datetime | None = None) -> list[str]:
+    """A 'scheduled' upgrade whose time has passed: the table is out of date, and the plan still
+    treats the fork as pending (mev-boost kept, nothing refused). The plan itself never reads the
+    clock (its hashes must not move by themselves); validate says what to change instead."""
+    now = now or datetime.now(UTC)
+    lines = []
+    for fork in on_network(network):
+        if fork.status != "scheduled":
+            continue
+        at = _utc(fork.at)
+        if at is not None and at <= now:
+            lines.append(
+                f"stack '{stack}': infrakit:network: {fork.fork} was scheduled on {network} at {fork.at}, which has "
+                f"passed, but versions.toml [forks.{fork.fork}.{network}] still says scheduled: confirm the fork "
+                'happened, set status = "active" (mev-boost is then dropped; list ePBS builders in '
+                "chainSettings.builders) and apply again"
+            )
     return lines

@@ -238,6 +238,7 @@ def build(stack: Stack, settings: EthereumSettings) -> ChainParts:
     ))
     services = [Service(name=c.role, unit=c.unit, enabled=c.role != "validator" or validator_enabled) for c in parts]
     warnings = forks.readiness_warnings(stack.name, network, {r.spec.name: r.version for r in resolved.values()})
+    warnings += forks.stale_schedule_warnings(stack.name, network)
     scheduled = forks.epbs_scheduled(network)
     if ctx.builder and scheduled:
         warnings.append(f"stack '{stack.name}': infrakit:chainSettings.mevBoost: Glamsterdam (ePBS, EIP-7732) is "

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,21 @@ def test_mev_boost_stays_before_the_fork_and_warns_where_it_is_scheduled(eth_val
     mainnet = build_plan(eth_stack(eth_values(network="mainnet")))
     assert "unit_mevboost" in {p.step.name for p in mainnet.steps}
     assert not any("mevBoost" in w for w in mainnet.warnings)
+
+
+def test_validate_says_when_a_scheduled_fork_time_has_passed() -> None:
+    """The fork table is data: once hoodi's Glamsterdam time has passed, a table still saying
+    'scheduled' keeps mev-boost and refuses nothing. validate says so, naming what to change."""
+    before = datetime(2026, 12, 15, 19, 12, 23, tzinfo=UTC)
+    after = datetime(2026, 12, 15, 19, 12, 25, tzinfo=UTC)
+    assert forks.stale_schedule_warnings("eth-x", "hoodi", now=before) == []
+    (line,) = forks.stale_schedule_warnings("eth-x", "hoodi", now=after)
+    assert line.startswith(
+        "stack 'eth-x': infrakit:network: glamsterdam was scheduled on hoodi at 2026-12-15T19:12:24Z"
+    )
+    assert 'status = "active"' in line and "[forks.glamsterdam.hoodi]" in line
+    assert forks.stale_schedule_warnings("eth-x", "mainnet", now=after) == []  # unscheduled: nothing to say
+    assert forks.stale_schedule_warnings("eth-x", "sepolia", now=after) == []  # already active
 
 
 # ------------------------------------------------------- per-version URL parts ----

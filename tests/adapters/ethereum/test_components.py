@@ -57,3 +57,19 @@ def test_no_key_material_or_jwt_in_any_command(eth_values: EthStack) -> None:
     for step in result.steps:
         text = str({k: v for k, v in step.inputs.items() if k != "__provider"})
         assert "keystore" not in text.lower() and "jwt.hex" not in text, step.name
+
+
+def test_a_builder_change_replaces_only_the_validators_steps_under_pulumi(eth_values: EthStack) -> None:
+    """ePBS builders on sepolia: no mev-boost resource at all, and a builder change moves exactly the
+    Step resources that install the builder file and restart the validator client (plus the smoke test)."""
+
+    def hashes(urls: list[str]) -> dict[str, str]:
+        values = eth_values(network="sepolia", chainSettings={"builders": {"urls": urls}})
+        steps = evaluate("eth-test", values, preview=True).steps
+        return {s.name.removeprefix("eth-test-setup-"): s.inputs["hash"] for s in steps}
+
+    one = hashes(["https://builder-a.example.org"])
+    two = hashes(["https://builder-a.example.org", "https://builder-b.example.org"])
+    assert not [name for name in one if "mev" in name], sorted(one)
+    moved = sorted(name for name in one if one[name] != two[name])
+    assert moved == ["eth_prepare", "eth_smoke", "unit_validator", "validator_state"]

@@ -16,7 +16,7 @@ from adapters.monad.settings import MonadSettings
 from infrakit.artifacts.apt import AptPackage, apt_step
 from infrakit.chain import ChainParts
 from infrakit.config.loader import Stack
-from infrakit.plan.evm_checks import evm_sync_check
+from infrakit.plan.evm_checks import evm_head_check, evm_sync_check
 from infrakit.plan.model import HealthCheck, OpenPort, RenderedFile, Service, Step
 from infrakit.plan.sources import PROJECT_ROOT
 from infrakit.plan.templates import render
@@ -207,6 +207,9 @@ def steps(stack: Stack, settings: MonadSettings, pkg: AptPackage | None, base: s
 def health_checks() -> list[HealthCheck]:
     checks = [HealthCheck(name=unit.removesuffix(".service"), kind="systemd", target=unit) for unit in SERVICES]
     checks.append(evm_sync_check("monad_syncing", RPC_URL))
+    # "advancing": the latest block's age. Monad makes blocks well under a second apart, so a
+    # head 10 s old is a stall worth a look and 60 s old is a node that stopped following.
+    checks.append(evm_head_check("monad_head_age", RPC_URL, warn_age=10, crit_age=60))
     checks.append(
         HealthCheck(
             name="monad_block_number",

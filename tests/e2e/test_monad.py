@@ -13,6 +13,7 @@ Monad (see adapters/monad/SOURCES.md).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from adapters.monad.plan import SERVICES
 from infrakit.config import Stack
 from infrakit.plan import HostPlan, build_plan
 from infrakit_lab.host import LabHost
@@ -37,6 +39,7 @@ pytestmark = pytest.mark.lab
 
 HOST_NAME = os.environ.get("INFRAKIT_E2E_MONAD_HOST") or test_host("mon")
 TEST_TOOLS = {"reprepro": "reprepro", "gpg": "gpg"}
+BUNDLE = "/var/lib/infrakit/bundle"
 SECONDS: dict[str, float] = {}
 
 
@@ -102,6 +105,18 @@ class MonadLab:
     def sh(self, command: str, check: bool = True) -> str:
         assert self.lab
         return self.lab.guest("sh", "-c", command, check=check).stdout
+
+    def run(self, command: str, unit_stopped: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`command` as root in the guest (exit status and both streams); `unit_stopped` is
+        stopped around it and started again."""
+        assert self.lab
+        if unit_stopped:
+            self.sh(f"systemctl stop {unit_stopped}")
+        try:
+            return self.lab.guest("sh", "-c", command, check=False, timeout=120)
+        finally:
+            if unit_stopped:
+                self.sh(f"systemctl start {unit_stopped}")
 
     def log(self, label: str) -> str:
         assert self.lab
@@ -200,6 +215,64 @@ def test_rpc_answers_on_the_host_and_is_closed_from_outside(monad: MonadLab) -> 
         assert rule in rules, rules
     for port in ("8080", "9143", "4317", "8889"):
         assert f"{port}/" not in rules, rules
+
+
+def test_health_checks_of_the_plan_answer(monad: MonadLab) -> None:
+    """Every http HealthCheck of the plan, run by the monitoring tier's check_rpc.sh on the host
+    with its method, body, query and thresholds: answering, advancing (head age), synced."""
+    checks = [
+        c for c in monad.plan().health_checks if c.kind == "http" and c.target.startswith("http://127.0.0.1:8080")
+    ]
+    assert {c.name for c in checks} == {"monad_syncing", "monad_block_number", "monad_head_age"}
+    for check in checks:
+        env = {
+            "CHECK_NAME": check.name,
+            "CHECK_URL": check.target,
+            "CHECK_METHOD": check.method,
+            "CHECK_BODY": check.body,
+            "CHECK_EXPECT": check.expect,
+            "CHECK_QUERY": check.query,
+            "CHECK_HEADERS": "\n".join(f"{k}: {v}" for k, v in check.headers.items()),
+            "CHECK_WARN": "" if check.warn is None else str(check.warn),
+            "CHECK_CRIT": "" if check.crit is None else str(check.crit),
+            "CHECK_BOUND": check.bound,
+        }
+        assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if v)
+        result = monad.run(f"env {assignments} bash {BUNDLE}/shared/monitoring/check_rpc.sh")
+        assert result.returncode == 0, f"{check.name}: {result.stdout}{result.stderr[-800:]}"
+
+
+SMOKE = f"{BUNDLE}/adapters/monad/scripts/smoke_test.sh"
+SMOKE_ENV = f"SERVICES={shlex.quote(' '.join(SERVICES))} LOCAL_PORTS=8080 WAIT_SECONDS=4"
+# A TEST RPC on another loopback port whose head never moves (a node that stopped following).
+STUCK_RPC = (
+    "import http.server, json\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_POST(self):\n"
+    "        self.rfile.read(int(self.headers['Content-Length']))\n"
+    "        body = json.dumps({'jsonrpc': '2.0', 'id': 1, 'result': '0x7'}).encode()\n"
+    "        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()\n"
+    "        self.wfile.write(body)\n"
+    "    def log_message(self, *a): pass\n"
+    "http.server.HTTPServer(('127.0.0.1', 8098), H).serve_forever()\n"
+)
+
+
+def test_smoke_test_passes_a_statesyncing_node_and_fails_a_stuck_one(monad: MonadLab) -> None:
+    """monad-rpc listens only once statesync completes (Monad's docs): a fresh node's first
+    converge must not fail for it, while an RPC that listens but whose head stands still must."""
+    syncing = monad.run(f"env {SMOKE_ENV} RPC_URL=http://127.0.0.1:8099 bash {SMOKE}")
+    assert syncing.returncode == 0, syncing.stderr[-1500:]
+    assert "infrakit: monad_smoke block=- statesync=running" in syncing.stdout
+    assert "statesync is running" in syncing.stderr
+    stuck = monad.run(
+        f"timeout 60 python3 -c {shlex.quote(STUCK_RPC)} & server=$!; sleep 1; "
+        f"env {SMOKE_ENV} RPC_URL=http://127.0.0.1:8098 bash {SMOKE}; rc=$?; kill $server; exit $rc"
+    )
+    assert stuck.returncode != 0 and "the head does not advance: block 7" in stuck.stderr, stuck.stderr[-1500:]
+    stopped = monad.run(f"env SERVICES=monad-rpc.service WAIT_SECONDS=4 bash {SMOKE}", unit_stopped="monad-rpc")
+    assert stopped.returncode != 0 and "monad-rpc.service is not active" in stopped.stderr, stopped.stderr[-1500:]
+    assert monad.sh("systemctl is-active monad-rpc").strip() == "active", "restarted after the check"
 
 
 def test_upgrade_then_a_downgrade_is_refused(monad: MonadLab) -> None:

@@ -2,6 +2,12 @@
 #
 # smoke_test.sh: after an apply, prove the Monad node answers: its services are active,
 # eth_blockNumber answers on the local RPC and advances, and RPC is bound to localhost only.
+# Statesync: monad-rpc listens only once statesync has completed (Monad's docs, General
+# Operations, "Monitoring Block Height"), which takes hours on a fresh node. So when nothing
+# listens on the RPC port after WAIT_SECONDS while every service stays active and none
+# restarted meanwhile, the node is statesyncing: reported (statesync=running) and passed; the
+# status page's RPC checks stay CRIT until RPC answers. A port that listens but does not answer
+# or advance, a stopped or restarting service: the step fails.
 #
 # Inputs (environment):
 #   SERVICES      units that must be active (required)
@@ -11,7 +17,8 @@
 # Read-only: it changes nothing, so it reports changed=0. By hand:
 #   sudo SERVICES="monad-bft.service monad-rpc.service" bash \
 #     /var/lib/infrakit/bundle/adapters/monad/scripts/smoke_test.sh
-# Stdout: infrakit: monad_smoke block=<n> advanced_to=<n> syncing=<false|..>, then the step line.
+# Stdout: infrakit: monad_smoke block=<n> advanced_to=<n> syncing=<false|..>, or
+#   infrakit: monad_smoke block=- statesync=running (RPC not listening yet), then the step line.
 # Last stdout line: infrakit: step=<step> changed=<0|1>
 
 # shellcheck source-path=SCRIPTDIR source=../../../shared/lib/core.sh
@@ -32,6 +39,45 @@ block_number() {
   printf '%d\n' "$(jq -r .result <<<"${REPLY_BODY}")"
 }
 
+# How often each service was restarted by systemd, as one comparable line.
+restarts() {
+  local unit out=""
+  for unit in ${SERVICES}; do
+    out+="${unit}=$(systemctl show -p NRestarts --value -- "${unit}") "
+  done
+  printf '%s\n' "${out% }"
+}
+
+# Is anything listening on TCP port $1 (any address)?
+listening() {
+  [[ -n "$(ss -Hltn "sport = :$1")" ]]
+}
+
+check_local_ports() {
+  local listeners port
+  listeners="$(ss -Hltn)"
+  for port in ${LOCAL_PORTS}; do
+    if awk -v p=":${port}" '$4 ~ p"$" { print $4 }' <<<"${listeners}" | grep -qvE '^(127\.0\.0\.1|\[::1\]):'; then
+      ik_die "port ${port} listens beyond localhost: $(awk -v p=":${port}" '$4 ~ p"$" { print $4 }' <<<"${listeners}" | tr '\n' ' ')"
+    fi
+  done
+}
+
+# RPC never answered: statesync if nothing listens on its port and the services stay up.
+statesync_or_die() {
+  local before="$1" unit now
+  if listening "${RPC_URL##*:}"; then
+    ik_die "eth_blockNumber does not answer on ${RPC_URL} after ${WAIT_SECONDS} s (the port listens: not statesync)"
+  fi
+  for unit in ${SERVICES}; do
+    systemctl is-active --quiet -- "${unit}" || ik_die "${unit} stopped while waiting for RPC ($(systemctl is-active -- "${unit}" || true))"
+  done
+  now="$(restarts)"
+  [[ "${now}" == "${before}" ]] || ik_die "a service restarted while waiting for RPC (${before} -> ${now}): see journalctl -u monad-bft -u monad-execution"
+  ik_warn "nothing listens on ${RPC_URL} after ${WAIT_SECONDS} s while every service stays up: statesync is running \
+(monad-rpc listens once it completes). Watch journalctl -fu monad-bft; the status page's RPC checks are CRIT until then"
+}
+
 main() {
   ik_args "$@"
   ik_require_root
@@ -46,9 +92,16 @@ main() {
   for unit in ${SERVICES}; do
     ik_wait_active "${unit}" 30 || ik_die "${unit} is not active ($(systemctl is-active -- "${unit}" || true))"
   done
-  local deadline=$((SECONDS + WAIT_SECONDS)) first="" now=""
+  local deadline=$((SECONDS + WAIT_SECONDS)) first="" now="" before
+  before="$(restarts)"
   until first="$(block_number)"; do
-    ((SECONDS < deadline)) || ik_die "eth_blockNumber does not answer on ${RPC_URL} after ${WAIT_SECONDS} s"
+    if ((SECONDS >= deadline)); then
+      statesync_or_die "${before}"
+      check_local_ports
+      printf 'infrakit: monad_smoke block=- statesync=running\n'
+      ik_done
+      return 0
+    fi
     sleep 2
   done
   deadline=$((SECONDS + WAIT_SECONDS))
@@ -59,14 +112,9 @@ main() {
     sleep 2
   done
   rpc eth_syncing || ik_die "eth_syncing does not answer"
-  local syncing listeners port
+  local syncing
   syncing="$(jq -c .result <<<"${REPLY_BODY}")"
-  listeners="$(ss -Hltn)"
-  for port in ${LOCAL_PORTS}; do
-    if awk -v p=":${port}" '$4 ~ p"$" { print $4 }' <<<"${listeners}" | grep -qvE '^(127\.0\.0\.1|\[::1\]):'; then
-      ik_die "port ${port} listens beyond localhost: $(awk -v p=":${port}" '$4 ~ p"$" { print $4 }' <<<"${listeners}" | tr '\n' ' ')"
-    fi
-  done
+  check_local_ports
   printf 'infrakit: monad_smoke block=%s advanced_to=%s syncing=%s\n' "${first}" "${now}" "${syncing}"
   ik_done
 }

@@ -85,8 +85,10 @@ START = time.monotonic()
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        result = {"eth_blockNumber": hex(1 + int((time.monotonic() - START) * 2)),
-                  "eth_syncing": False, "net_peerCount": "0x5"}.get(req.get("method"))
+        head = 1 + int((time.monotonic() - START) * 2)
+        result = {"eth_blockNumber": hex(head), "eth_syncing": False, "net_peerCount": "0x5",
+                  "eth_getBlockByNumber": {"number": hex(head), "timestamp": hex(int(time.time()))},
+                  }.get(req.get("method"))
         body = json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": result}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -115,3 +115,18 @@ def test_os_override_and_hardware_mode_reach_the_check(monad_values: MonadValues
     assert plan.step("monad_host_checks").step.params == {"OS_OVERRIDE": "debian-12-lab", "HARDWARE_CHECKS": "report"}
     default = build_plan(monad_stack(monad_values())).step("monad_host_checks").step.params
     assert default == {"OS_OVERRIDE": "none", "HARDWARE_CHECKS": "enforce"}
+
+
+def test_health_watches_services_rpc_answering_advancing_and_sync(monad_values: MonadValues) -> None:
+    """Issue 14's health: services active, eth_blockNumber answering, the head advancing (the
+    latest block's age: a node that stopped following its peers still answers eth_blockNumber),
+    and sync progress."""
+    checks = {c.name: c for c in build_plan(monad_stack(monad_values())).health_checks}
+    for unit in ("otelcol", "monad-execution", "monad-bft", "monad-rpc"):
+        assert checks[unit].kind == "systemd" and checks[unit].target == f"{unit}.service"
+    assert "eth_blockNumber" in checks["monad_block_number"].body
+    head = checks["monad_head_age"]
+    assert "eth_getBlockByNumber" in head.body and head.query == ".result.timestamp|age"
+    assert (head.warn, head.crit, head.bound) == (10, 60, "max"), "an old head is bad: an upper bound"
+    assert "eth_syncing" in checks["monad_syncing"].body
+    assert all(c.target.startswith("http://127.0.0.1:") for c in checks.values() if c.kind == "http")

@@ -129,8 +129,8 @@ class MevBoostSettings(Model):
 class BuilderSettings(Model):
     """External ePBS builders the validator client asks for bids from the Glamsterdam fork on.
 
-    Bids are compared with the locally built block; `minBidGwei` is the floor below which a bid only
-    wins when nothing else is viable. The trusted (off-protocol) execution payment never counts
+    Bids are compared with the locally built block; `minBidGwei` is passed as each client's bid floor
+    (lighthouse ranks a lower bid last, lodestar discards it; runbook). The trusted (off-protocol) execution payment never counts
     (max_execution_payment 0 for every client): only the protocol-enforced payment is owed.
     """
 

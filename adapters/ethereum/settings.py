@@ -130,8 +130,9 @@ class BuilderSettings(Model):
     """External ePBS builders the validator client asks for bids from the Glamsterdam fork on.
 
     Bids are compared with the locally built block; `minBidGwei` is passed as each client's bid floor
-    (lighthouse ranks a lower bid last, lodestar discards it; runbook). The trusted (off-protocol) execution payment never counts
-    (max_execution_payment 0 for every client): only the protocol-enforced payment is owed.
+    (lighthouse ranks a lower bid last, lodestar discards it; runbook). The trusted (off-protocol)
+    execution payment never counts (max_execution_payment 0 for every client): only the
+    protocol-enforced payment is owed.
     """
 
     urls: list[BuilderUrl] = Field(min_length=1, max_length=MAX_BUILDERS)

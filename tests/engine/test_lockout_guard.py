@@ -24,8 +24,10 @@ ENGINE_HOST = os.environ.get("INFRAKIT_E2E_LOCKOUT_HOST") or test_host("lk")
 STACK = "lab"
 ELSEWHERE = "198.51.100.0/24"  # documentation addresses: never the lab's
 ADMIN_KEY = "infrakit_lab/insecure_key/lab_admin_ed25519"
+# /tmp: only an uploaded bundle (a converged host's uptime probe churns its own private /tmp).
 HOST_STATE = (
-    "find /etc /var/lib/infrakit /home /tmp -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum; "
+    "find /etc /var/lib/infrakit /home -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum; "
+    "ls /tmp/infrakit-bundle-* 2>/dev/null; "
     "ls /var/lib/infrakit/state 2>/dev/null; id ops 2>&1; ufw status 2>&1; sshd -T 2>/dev/null | sort"
 )
 

@@ -171,6 +171,19 @@ def test_first_apply_installs_the_pinned_held_package_and_runs_the_node(monad: M
     assert "infrakit: monad_check cores=" in log and "FAIL" in log, "the lab's 2 cores are reported, not hidden"
 
 
+def test_tuning_fills_in_the_documented_buffers_the_package_does_not_set(monad: MonadLab) -> None:
+    """The package's sysctl file is the authority for its keys (the stand-in's sets rmem_max and
+    tcp_rmem); Monad's other documented buffers go to InfraKit's file, which sorts before it."""
+    docs = monad.sh("cat /etc/sysctl.d/89-infrakit-monad.conf")
+    assert "net.ipv4.tcp_wmem = 4096 12582912 12582912\n" in docs and "net.core.wmem_max = 62500000\n" in docs
+    assert "rmem_max" not in docs and "tcp_rmem" not in docs, "the package's own keys are never overridden"
+    # tcp_wmem is per network namespace: the container keeps it
+    assert monad.sh("sysctl -n net.ipv4.tcp_wmem").split() == ["4096", "12582912", "12582912"]
+    assert monad.lab
+    line = next(x for x in monad.lab.logs["first"] if "infrakit: monad_tuning " in x)
+    assert "docs_below=" in line and "net.ipv4.tcp_rmem" in line, "the stand-in's tcp_rmem is below the docs: reported"
+
+
 def test_keys_and_config_are_private_and_in_the_package_layout(monad: MonadLab) -> None:
     stat = monad.sh(
         "stat -c '%n %a %U:%G' /var/lib/monad/private/id-secp /var/lib/monad/private/id-bls "

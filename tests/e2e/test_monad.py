@@ -215,6 +215,45 @@ def test_second_apply_changes_nothing_and_keeps_the_keys(monad: MonadLab) -> Non
     assert "state=kept" in monad.log("second")
 
 
+LEGACY_UNIT = "[Service]\nEnvironmentFile=/home/monad/.env\nExecStart=/usr/local/bin/monad-node\n"
+
+
+def test_the_legacy_home_layout_is_followed_when_the_unit_reads_it(monad: MonadLab) -> None:
+    """Older packages read /home/monad/.env (the docs' layout): configure.sh follows the
+    monad-bft unit it finds, so the same step writes the home layout there, keys created once."""
+    step = f"{BUNDLE}/steps/monad_config"
+    monad.sh(
+        f"umask 077; printf '%s' '{PASSWORD}' > /root/legacy-pw; printf '{LEGACY_UNIT}' > /root/legacy-bft.service"
+    )
+    before = monad.sh("sha256sum /etc/monad/env /var/lib/monad/private/id-secp")
+    run = (
+        f'KEYSTORE_PASSWORD="$(cat /root/legacy-pw)" IK_MONAD_UNIT_FILE=/root/legacy-bft.service '
+        f"IK_STEP=monad_config IK_STEP_DIR={step} BACKUP_DIR=/root/legacy-backup "
+        f"bash {BUNDLE}/adapters/monad/scripts/configure.sh"
+    )
+    first = monad.run(run)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "infrakit: monad_layout=home" in first.stdout and first.stdout.count("state=created") == 2, first.stdout
+    assert PASSWORD not in first.stdout + first.stderr, "the password is never printed"
+    stat = monad.sh(
+        "stat -c '%n %a %U:%G' /home/monad/.env /home/monad/monad-bft/config/node.toml "
+        "/home/monad/monad-bft/config/id-secp /home/monad/monad-bft/config/id-bls"
+    )
+    assert stat.splitlines() == [
+        "/home/monad/.env 600 monad:monad",
+        "/home/monad/monad-bft/config/node.toml 640 monad:monad",
+        "/home/monad/monad-bft/config/id-secp 600 monad:monad",
+        "/home/monad/monad-bft/config/id-bls 600 monad:monad",
+    ]
+    assert f"KEYSTORE_PASSWORD={PASSWORD}\n" in monad.sh("cat /home/monad/.env")
+    again = monad.run(run)
+    assert again.returncode == 0 and again.stdout.count("state=kept") == 2, again.stdout + again.stderr[-1500:]
+    assert again.stdout.splitlines()[-1] == "infrakit: step=monad_config changed=0", again.stdout
+    assert monad.sh("sha256sum /etc/monad/env /var/lib/monad/private/id-secp") == before, "the etc layout untouched"
+    # runs after the no-op re-apply: the home layout's files move the services' fingerprint
+    monad.sh("rm -rf /root/legacy-pw /root/legacy-bft.service /root/legacy-backup")
+
+
 def test_rpc_answers_on_the_host_and_is_closed_from_outside(monad: MonadLab) -> None:
     assert monad.lab
     inside = monad.sh(

@@ -68,7 +68,12 @@ nothing was changed (see runbooks/monad.md, 'package layout')"
 monad_layout_dirs() {
   if [[ "${MONAD_LAYOUT}" == home ]]; then
     if ! getent passwd monad >/dev/null; then
-      useradd -m -s /bin/bash monad
+      # as the docs create it; into an existing group monad (useradd refuses to make it twice)
+      if getent group monad >/dev/null; then
+        useradd -m -s /bin/bash -g monad monad
+      else
+        useradd -m -s /bin/bash monad
+      fi
       ik_changed
     fi
     local dir

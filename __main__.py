@@ -10,6 +10,7 @@ from infrakit.config.loader import from_pulumi_engine
 from infrakit.engine import require_engine
 from infrakit.plan import build_plan
 from infrakit.policy_facts import FACTS_OUTPUT, policy_facts
+from infrakit.resource_names import NODE
 
 require_engine()
 tune_gc()
@@ -25,7 +26,9 @@ if plan.blockers:
         raise pulumi.RunError("the plan cannot be applied yet:\n  " + "\n  ".join(plan.blockers))
     for blocker in plan.blockers:
         pulumi.log.warn(blocker)
-node = ChainNode(stack.name, stack, plan)
+# Named alike in every stack (a renamed stack changes nothing); earlier versions named the node
+# after the stack: the alias keeps those resources (and, inherited, their children) as they are.
+node = ChainNode(NODE, stack, plan, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=stack.name)]))
 pulumi.export("address", node.address)
 pulumi.export("sshCommand", node.ssh_command)
 # The host key pinned in the stack or recorded on first contact (for known_hosts).

@@ -31,11 +31,12 @@ class HostKeyProvider(ResourceProvider):
         return CreateResult(public.split()[1][-16:], {**props, "privateKey": private, "publicKey": public})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # A new pair only with a new server (the name ties it to one): never on its own.
-        return DiffResult(
-            changes=olds.get("server") != news.get("server"),
-            replaces=["server"] if olds.get("server") != news.get("server") else [],
-        )
+        # Made once, never again on its own: the server holds this key from its first boot
+        # (cloud-init runs once), so a new pair would lock Pulumi out of it. A renamed stack
+        # (a new `server` name) keeps the pair; so does a replaced server (it boots with the
+        # same pair). A suspected leak: `pulumi up --replace` the pair and the server together
+        # (runbooks/hardened-host.md).
+        return DiffResult(changes=False)
 
 
 class HostKeyPair(Resource, module="infrakit", name="HostKeyPair"):

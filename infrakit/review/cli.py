@@ -120,7 +120,7 @@ def add_engine_previews(repo: Path, diffs: list[StackDiff], present: set[str]) -
         ops = sorted(f"{name} ({op})" for name, op in found.changes.items())
         d.engine.append(f"{len(ops)} resources change: " + (", ".join(f"`{o}`" for o in ops) or "none"))
         files = bool(d.files_added or d.files_removed or d.files_changed)
-        d.engine.append(agreement(d.stack, {s.name for s in d.steps_replaced}, files, found))
+        d.engine.append(agreement({s.name for s in d.steps_replaced}, files, found))
 
 
 def cmd_preview_comment(args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infrakit.resource_names import setup_resource
+
 PREVIEW_TIMEOUT = 900
 UNCHANGED = {"same", "read"}
 
@@ -53,16 +55,16 @@ def engine_preview(repo: Path, stack: str) -> EnginePreview:
     return EnginePreview(changes, error)
 
 
-def agreement(stack: str, rerun: set[str], files_changed: bool, preview: EnginePreview) -> str:
+def agreement(rerun: set[str], files_changed: bool, preview: EnginePreview) -> str:
     """Whether the engine updates exactly the Step resources the render diff names (and the bundle)."""
-    if preview.changes.get(f"{stack}-setup-host") == "create":
+    if preview.changes.get(setup_resource("host")) == "create":
         return f"the stack is not deployed in this state yet: the engine creates all {len(preview.changes)} resources"
     steps = {
-        name.removeprefix(f"{stack}-setup-")
+        name.removeprefix(setup_resource(""))
         for name, op in preview.changes.items()
-        if name.startswith(f"{stack}-setup-") and op == "update"
+        if name.startswith(setup_resource("")) and op == "update"
     } - {"bundle", "host"}
-    bundle = preview.changes.get(f"{stack}-setup-bundle") == "update"
+    bundle = preview.changes.get(setup_resource("bundle")) == "update"
     if steps == rerun and bundle == files_changed:
         return "agrees with the render diff"
     return (

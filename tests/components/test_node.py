@@ -162,9 +162,9 @@ def test_one_step_resource_per_step_keyed_by_its_hash_in_order(
     result = run(stack_values)
     plan = build_plan(load_values(stack_values(), stack="test-node"))
     by_name = {s.name: s for s in result.steps}
-    previous = "test-node-setup-bundle"
+    previous = "node-setup-bundle"
     for planned in plan.steps:
-        name = f"test-node-setup-{planned.step.name}"
+        name = f"node-setup-{planned.step.name}"
         step = by_name[name]
         assert step.inputs["hash"] == planned.hash and step.inputs["step"] == planned.step.name
         assert step.inputs["access"]["user"] == "ops"
@@ -197,7 +197,7 @@ def test_no_secret_in_any_plain_input(stack_values: StackFactory) -> None:
                 assert SECRET not in str(value) and "PRIVATE-KEY-TEXT" not in str(value), (
                     f"{resource.name}.{key} leaks a secret"
                 )
-    node_env = result.mocks.named("test-node-setup-node_env")
+    node_env = result.mocks.named("node-setup-node_env")
     assert node_env.inputs["stdin"] == f"ALERT_WEBHOOK_URL={SECRET}\n"
     assert node_env.is_secret("stdin"), "stdin must be stored encrypted in state"
     assert result.one("dynamic/infrakit:Host").is_secret("privateKey")
@@ -287,3 +287,44 @@ def test_the_host_carries_the_lockout_guard_and_every_step_waits_for_it(
     assert set(guard) == {"stack", "adminCidrs", "sshPort"}, "no step hash: a script edit updates no Host"
     bundle = next(n for n in captured_opts if n.endswith("-bundle"))
     assert [d._name for d in captured_opts[bundle].depends_on] == [host.name]  # type: ignore[union-attr]
+
+
+def test_a_renamed_stack_names_every_resource_alike_and_reruns_no_step(
+    stack_values: StackFactory, captured_opts: dict[str, pulumi.ResourceOptions]
+) -> None:
+    """Issue 9: the names embedded the stack's, so `pulumi stack rename` replaced every resource
+    (and the hcloud host key pair, locking Pulumi out of the running server)."""
+    from components.remote.host_key import HostKeyProvider
+    from components.remote.provider import BundleProvider, HostProvider, StepProvider
+
+    before, after = run(stack_values, name="node-a"), run(stack_values, name="node-b")
+    assert [(r.typ, r.name) for r in before.mocks.resources] == [(r.typ, r.name) for r in after.mocks.resources]
+    providers = {"Step": StepProvider(), "Bundle": BundleProvider(), "Host": HostProvider(), "HostKeyPair": HostKeyProvider()}
+    changed = []
+    for old, new in zip(before.mocks.resources, after.mocks.resources, strict=True):
+        kind = old.typ.rsplit(":", 1)[-1]
+        if kind in providers:
+            # olds as the state holds them after a converge (the host's record matches)
+            olds = {**old.inputs, "applied": old.inputs.get("hash"), "installed": old.inputs.get("digest")}
+            if providers[kind].diff("id", olds, dict(new.inputs)).changes:
+                changed.append(old.name)
+    moved = {p.step.name for p in _plan("node-a", stack_values) if p.hash != _hashes("node-b", stack_values)[p.step.name]}
+    # Only the steps whose content names the stack (monitoring labels, node env) run again,
+    # with the bundle that carries them; nothing is replaced.
+    assert moved and moved < set(_hashes("node-a", stack_values)), moved
+    # The Host updates too: its lock-out guard names the stack (a login, no step).
+    expected = [f"node-setup-{name}" for name in moved] + ["node-setup-bundle", "node-setup-host"]
+    assert sorted(changed) == sorted(expected)
+    # Stacks named by an earlier version keep their resources: the node carries the old name as an alias.
+    aliases = captured_opts["node"].aliases or []
+    assert [a.name for a in aliases if isinstance(a, pulumi.Alias)] == ["node-b"]
+
+
+def _plan(name: str, stack_values: StackFactory) -> list[Any]:
+    from infrakit.config.loader import RawConfig, load
+
+    return list(build_plan(load(RawConfig(name, stack_values()), REGISTRY)).steps)
+
+
+def _hashes(name: str, stack_values: StackFactory) -> dict[str, str]:
+    return {p.step.name: p.hash for p in _plan(name, stack_values)}

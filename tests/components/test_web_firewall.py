@@ -33,7 +33,7 @@ def test_basic_auth_hash_travels_as_a_secret(stack_values: StackFactory) -> None
     secret = "$2y$12$" + "a" * 53
     values = stack_values(web={**WEB, "rpcBasicAuthUser": "rpc"})
     result = evaluate("test-web", values, {"webBasicAuthHash": secret})
-    proxy = result.mocks.named("test-web-setup-web_proxy")
+    proxy = result.mocks.named("node-setup-web_proxy")
     assert proxy.inputs["stdin"] == f"RPC_AUTH_HASH={secret}\n" and proxy.is_secret("stdin")
     for step in result.steps:
         plain = {k: v for k, v in step.raw_inputs.items() if k != "stdin"}

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from infrakit.resource_names import setup_resource
 from tests.engine.conftest import EngineProject, lab_values
 from tests.engine.test_pulumi_up import changes
 
@@ -88,6 +89,6 @@ def test_render_diff_names_exactly_what_the_engine_reruns(deployed: tuple[Engine
     assert rerun == {"harden_ssh"}, comment[:3000]
     preview = project.pulumi("preview", "-s", STACK, "--diff")
     assert preview.ok, preview.out[-3000:]
-    expected = {f"{STACK}-setup-{name}": "update" for name in rerun} | {f"{STACK}-setup-bundle": "update"}
+    expected = {setup_resource(name): "update" for name in rerun} | {setup_resource("bundle"): "update"}
     assert changes(preview.out) == expected, preview.out[-3000:]
     assert "The bundle" in comment, "the comment says the bundle is uploaded again"

@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+from infrakit.resource_names import setup_resource
 from infrakit_lab.host import LabHost
 from tests.engine.conftest import EngineProject, lab_values
 
@@ -28,12 +29,12 @@ CHANGE_DIFF = re.compile(
 )
 
 
-def plan_hashes(project: EngineProject) -> dict[str, str]:
+def plan_hashes(project: EngineProject, stack: str = STACK) -> dict[str, str]:
     """Step hashes as the copy's own code computes them (what the preview must agree with)."""
     code = (
         "import json; from adapters.registry import REGISTRY; from infrakit.config import load_stack; "
         "from infrakit.plan import build_plan; "
-        f"print(json.dumps({{p.step.name: p.hash for p in build_plan(load_stack({STACK!r}, REGISTRY)).steps}}))"
+        f"print(json.dumps({{p.step.name: p.hash for p in build_plan(load_stack({stack!r}, REGISTRY)).steps}}))"
     )
     out = subprocess.run(
         [str(project.root / ".venv" / "bin" / "python"), "-c", code],
@@ -101,7 +102,7 @@ def test_one_file_change_reruns_only_the_steps_that_use_it(project: EngineProjec
     assert "fail2ban" in moved
     preview = project.pulumi("preview", "-s", STACK, "--diff")
     assert preview.ok, preview.out[-3000:]
-    expected = {f"{STACK}-setup-{name}": "update" for name in moved} | {f"{STACK}-setup-bundle": "update"}
+    expected = {setup_resource(name): "update" for name in moved} | {setup_resource("bundle"): "update"}
     assert changes(preview.out) == expected, preview.out[-3000:]
     assert before["fail2ban"] in preview.out and after["fail2ban"] in preview.out, "the diff shows old and new hash"
     run = project.up(STACK)
@@ -131,7 +132,7 @@ def test_a_library_module_edit_reruns_only_the_steps_that_source_it(project: Eng
     assert moved == expected_steps
     preview = project.pulumi("preview", "-s", STACK, "--diff")
     assert preview.ok, preview.out[-3000:]
-    expected = {f"{STACK}-setup-{name}": "update" for name in moved} | {f"{STACK}-setup-bundle": "update"}
+    expected = {setup_resource(name): "update" for name in moved} | {setup_resource("bundle"): "update"}
     assert changes(preview.out) == expected, preview.out[-3000:]
     run = project.up(STACK)
     assert run.ok, run.out[-3000:]
@@ -150,7 +151,7 @@ def test_connection_change_updates_only_the_host_and_reruns_nothing(project: Eng
     assert project.pulumi("config", "set", "--secret", "infrakit:sshPrivateKey", "-s", STACK, stdin=admin_key).ok
     preview = project.pulumi("preview", "-s", STACK, "--diff")
     assert preview.ok, preview.out[-3000:]
-    assert changes(preview.out) == {f"{STACK}-setup-host": "update"}, preview.out[-3000:]
+    assert changes(preview.out) == {setup_resource("host"): "update"}, preview.out[-3000:]
     assert "BEGIN OPENSSH PRIVATE KEY" not in preview.out and "[secret]" in preview.out
     before_apply = project.guest("cat /var/lib/infrakit/state/last-apply")
     run = project.up(STACK)
@@ -178,7 +179,7 @@ def test_refresh_finds_and_corrects_drift(project: EngineProject) -> None:
     project.guest("rm /var/lib/infrakit/state/sysctl.hash")
     preview = project.pulumi("preview", "-s", STACK, "--refresh", "--diff")
     assert preview.ok, preview.out[-3000:]
-    assert changes(preview.out).get(f"{STACK}-setup-sysctl") == "update", preview.out[-3000:]
+    assert changes(preview.out).get(setup_resource("sysctl")) == "update", preview.out[-3000:]
     run = project.up(STACK, "--refresh")
     assert run.ok, run.out[-3000:]
     assert host_hashes(project) == plan_hashes(project)

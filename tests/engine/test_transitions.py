@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from infrakit.resource_names import NODE, setup_resource
 from tests.engine.conftest import EngineProject, lab_values
 from tests.engine.test_pulumi_up import changes, host_hashes, plan_hashes
 from tests.lab_names import test_host
@@ -132,10 +133,10 @@ def test_feature_off_is_previewed_as_deletes_and_turned_off_on_the_host(project:
     preview = project.pulumi("preview", "-s", STACK)
     assert preview.ok, preview.out[-3000:]
     found = changes(preview.out)
-    assert found.get(f"{STACK}-setup-fail2ban") == "delete", preview.out[-3000:]
-    assert found.get(f"{STACK}-setup-node_exporter") == "delete", preview.out[-3000:]
+    assert found.get(setup_resource("fail2ban")) == "delete", preview.out[-3000:]
+    assert found.get(setup_resource("node_exporter")) == "delete", preview.out[-3000:]
     # The updates say why: the step's hash moved (the monitoring checks lost fail2ban).
-    assert re.search(rf"{STACK}-setup-monitoring\s+update\s+\[diff: ~hash\]", preview.out), preview.out[-3000:]
+    assert re.search(rf"{NODE}-setup-monitoring\s+update\s+\[diff: ~hash\]", preview.out), preview.out[-3000:]
     run = project.up(STACK)
     assert run.ok, run.out[-4000:]
     assert run.counts().get("deleted") == 2, run.out[-1500:]
@@ -208,7 +209,7 @@ def test_one_shot_port_change_is_refused_before_anything_changes(project: Engine
     project.write_stack(STACK, values(project, access={**lab_values(project.host)["access"], "sshPort": NEW_PORT}))
     preview = project.pulumi("preview", "-s", STACK)
     assert preview.ok, preview.out[-3000:]
-    assert re.search(rf"{STACK}-setup-host\s+update\s+\[diff: ~access", preview.out), preview.out[-3000:]
+    assert re.search(rf"{NODE}-setup-host\s+update\s+\[diff: ~access", preview.out), preview.out[-3000:]
     run = project.up(STACK)
     assert not run.ok
     assert "previousSshPort: 22" in run.out and "Nothing was changed" in run.out, run.out[-3000:]
@@ -224,8 +225,8 @@ def test_port_migration_phase_1_listens_on_both_ports(project: EngineProject) ->
     assert preview.ok, preview.out[-3000:]
     found = changes(preview.out)
     for step in ("harden_ssh", "firewall_ufw", "fail2ban"):
-        assert found.get(f"{STACK}-setup-{step}") == "update", preview.out[-4000:]
-    assert found.get(f"{STACK}-setup-host") == "update", preview.out[-4000:]
+        assert found.get(setup_resource(step)) == "update", preview.out[-4000:]
+    assert found.get(setup_resource("host")) == "update", preview.out[-4000:]
     assert "fallbackPort" in preview.out, "the diff names the migration's fallback port"
     run = project.up(STACK)
     assert run.ok, run.out[-4000:]

@@ -22,8 +22,8 @@ def test_program_runs_every_monad_step_with_the_password_only_in_secret_stdin(mo
             if PASSWORD in str(resource.inputs.get(key, "")) or PASSWORD in str(value):
                 assert key == "stdin" and resource.is_secret(key), f"{resource.name}.{key} leaks the password"
                 carried.append(resource.name)
-    assert carried == ["monad-test-setup-monad_config"], carried
-    config = result.mocks.named("monad-test-setup-monad_config")
+    assert carried == ["node-setup-monad_config"], carried
+    config = result.mocks.named("node-setup-monad_config")
     assert config.inputs["stdin"] == f"KEYSTORE_PASSWORD={PASSWORD}\n"
 
 

@@ -25,20 +25,20 @@ def test_only_names_and_operations_are_kept(tmp_path: Path) -> None:
             {"op": "same", "urn": "urn:pulumi:lab::infrakit::pulumi:pulumi:Stack::infrakit-lab"},
             {
                 "op": "update",
-                "urn": "urn:pulumi:lab::infrakit::x$pulumi-python:dynamic:Resource::lab-setup-harden_ssh",
+                "urn": "urn:pulumi:lab::infrakit::x$pulumi-python:dynamic:Resource::node-setup-harden_ssh",
                 "newState": {"inputs": {"privateKey": SECRET}},
             },
-            {"op": "update", "urn": "urn:pulumi:lab::infrakit::x::lab-setup-bundle"},
+            {"op": "update", "urn": "urn:pulumi:lab::infrakit::x::node-setup-bundle"},
         ]
     }
     found = engine_preview(_fake_pulumi(tmp_path, doc), "lab")
-    assert found == EnginePreview({"lab-setup-harden_ssh": "update", "lab-setup-bundle": "update"}, "")
+    assert found == EnginePreview({"node-setup-harden_ssh": "update", "node-setup-bundle": "update"}, "")
     assert SECRET not in repr(found)
-    assert agreement("lab", {"harden_ssh"}, True, found) == "agrees with the render diff"
-    assert agreement("lab", {"harden_ssh", "sysctl"}, True, found).startswith("DIFFERS")
-    assert agreement("lab", {"harden_ssh"}, False, found).startswith("DIFFERS")
-    fresh = EnginePreview({"lab-setup-host": "create", "lab-setup-harden_ssh": "create"})
-    assert agreement("lab", {"harden_ssh"}, True, fresh).startswith("the stack is not deployed")
+    assert agreement({"harden_ssh"}, True, found) == "agrees with the render diff"
+    assert agreement({"harden_ssh", "sysctl"}, True, found).startswith("DIFFERS")
+    assert agreement({"harden_ssh"}, False, found).startswith("DIFFERS")
+    fresh = EnginePreview({"node-setup-host": "create", "node-setup-harden_ssh": "create"})
+    assert agreement({"harden_ssh"}, True, fresh).startswith("the stack is not deployed")
 
 
 def test_a_failed_preview_is_reported_without_its_output(tmp_path: Path) -> None:

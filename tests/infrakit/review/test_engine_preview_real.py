@@ -94,6 +94,6 @@ def test_engine_preview_of_a_stack_not_deployed_yet(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert "Engine preview (`pulumi preview` in the checkout):" in text
-    assert "`lab-setup-harden_ssh (create)`" in text and "`lab-setup-host (create)`" in text
+    assert "`node-setup-harden_ssh (create)`" in text and "`node-setup-host (create)`" in text
     assert "the stack is not deployed in this state yet: the engine creates all" in text
     assert "infrakit-lab-not-secret" not in text

@@ -9,7 +9,10 @@ import pytest
 
 from adapters.registry import REGISTRY
 from components import host_setup
+from components.remote.host_key import HostKeyProvider
+from components.remote.provider import BundleProvider, HostProvider, StepProvider
 from infrakit.config import list_stacks, load_stack, read_stack_file
+from infrakit.config.loader import RawConfig, load
 from infrakit.plan import build_plan
 from tests.conftest import StackFactory, load_values
 from tests.pulumi_mocks import FAKE_HOST_KEY, FAKE_MACHINE_ID, Evaluation, RecordingMocks, evaluate
@@ -294,12 +297,14 @@ def test_a_renamed_stack_names_every_resource_alike_and_reruns_no_step(
 ) -> None:
     """Issue 9: the names embedded the stack's, so `pulumi stack rename` replaced every resource
     (and the hcloud host key pair, locking Pulumi out of the running server)."""
-    from components.remote.host_key import HostKeyProvider
-    from components.remote.provider import BundleProvider, HostProvider, StepProvider
-
     before, after = run(stack_values, name="node-a"), run(stack_values, name="node-b")
     assert [(r.typ, r.name) for r in before.mocks.resources] == [(r.typ, r.name) for r in after.mocks.resources]
-    providers = {"Step": StepProvider(), "Bundle": BundleProvider(), "Host": HostProvider(), "HostKeyPair": HostKeyProvider()}
+    providers = {
+        "Step": StepProvider(),
+        "Bundle": BundleProvider(),
+        "Host": HostProvider(),
+        "HostKeyPair": HostKeyProvider(),
+    }
     changed = []
     for old, new in zip(before.mocks.resources, after.mocks.resources, strict=True):
         kind = old.typ.rsplit(":", 1)[-1]
@@ -308,7 +313,9 @@ def test_a_renamed_stack_names_every_resource_alike_and_reruns_no_step(
             olds = {**old.inputs, "applied": old.inputs.get("hash"), "installed": old.inputs.get("digest")}
             if providers[kind].diff("id", olds, dict(new.inputs)).changes:
                 changed.append(old.name)
-    moved = {p.step.name for p in _plan("node-a", stack_values) if p.hash != _hashes("node-b", stack_values)[p.step.name]}
+    moved = {
+        p.step.name for p in _plan("node-a", stack_values) if p.hash != _hashes("node-b", stack_values)[p.step.name]
+    }
     # Only the steps whose content names the stack (monitoring labels, node env) run again,
     # with the bundle that carries them; nothing is replaced.
     assert moved and moved < set(_hashes("node-a", stack_values)), moved
@@ -321,8 +328,6 @@ def test_a_renamed_stack_names_every_resource_alike_and_reruns_no_step(
 
 
 def _plan(name: str, stack_values: StackFactory) -> list[Any]:
-    from infrakit.config.loader import RawConfig, load
-
     return list(build_plan(load(RawConfig(name, stack_values()), REGISTRY)).steps)
 
 

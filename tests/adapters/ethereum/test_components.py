@@ -66,7 +66,7 @@ def test_a_builder_change_replaces_only_the_validators_steps_under_pulumi(eth_va
     def hashes(urls: list[str]) -> dict[str, str]:
         values = eth_values(network="sepolia", chainSettings={"builders": {"urls": urls}})
         steps = evaluate("eth-test", values, preview=True).steps
-        return {s.name.removeprefix("eth-test-setup-"): s.inputs["hash"] for s in steps}
+        return {s.name.removeprefix("node-setup-"): s.inputs["hash"] for s in steps}
 
     one = hashes(["https://builder-a.example.org"])
     two = hashes(["https://builder-a.example.org", "https://builder-b.example.org"])

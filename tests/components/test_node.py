@@ -69,7 +69,7 @@ def test_a_port_migration_keeps_both_ports_open_and_connects_with_a_fallback(sta
     """Phase 1 of a port move: the cloud firewall allows the old and the new port, and every
     remote resource may fall back to the old port while sshd is silent on the new one."""
     result = run(stack_values, access={"sshPort": 2222, "previousSshPort": 22})
-    main = result.mocks.named("test-node-host-firewall")
+    main = result.mocks.named("node-host-firewall")
     assert [r["port"] for r in main.inputs["rules"]] == ["2222", "22"]
     assert sorted({r["port"] for r in result.cloud_rules()}) == ["22", "2222"], "nothing else"
     for resource in [result.one("dynamic/infrakit:Host"), *result.steps]:
@@ -79,7 +79,7 @@ def test_a_port_migration_keeps_both_ports_open_and_connects_with_a_fallback(sta
     assert "fallbackPort" not in done.one("dynamic/infrakit:Host").inputs["access"], "phase 2: no fallback"
 
 
-PREVIOUS_FW = "test-node-host-firewall-ssh-previous"
+PREVIOUS_FW = "node-host-firewall-ssh-previous"
 
 
 def test_the_previous_ssh_port_leaves_the_cloud_firewall_only_after_the_host_proves_the_new_one(
@@ -95,7 +95,7 @@ def test_the_previous_ssh_port_leaves_the_cloud_firewall_only_after_the_host_pro
         ("22", ["198.51.100.0/24", "2001:db8:42::/48"])
     ], "phase 1: the previous port is also held by the gated firewall (admin CIDRs only)"
     phase2 = run(stack_values, access={"sshPort": 2222})
-    assert [r["port"] for r in phase2.mocks.named("test-node-host-firewall").inputs["rules"]] == ["2222"]
+    assert [r["port"] for r in phase2.mocks.named("node-host-firewall").inputs["rules"]] == ["2222"]
     assert not phase2.mocks.named(PREVIOUS_FW).inputs.get("rules"), "phase 2: dropped, once proved"
     host = phase2.one("dynamic/infrakit:Host")
     assert [d._name for d in captured_opts[PREVIOUS_FW].depends_on] == [host.name]  # type: ignore[union-attr]
@@ -124,7 +124,7 @@ def test_a_host_that_cannot_prove_the_new_port_leaves_the_previous_port_open(
     monkeypatch.setattr(RecordingMocks, "new_resource", failing_host)
     with pytest.raises(Exception, match="sshd does not answer on port 2222"):
         run(stack_values, access={"sshPort": 2222})
-    assert "test-node-host-firewall" in seen and "test-node-setup-host" in seen, seen
+    assert "node-host-firewall" in seen and "node-setup-host" in seen, seen
     assert PREVIOUS_FW not in seen, "the previous port's firewall was never touched"
 
 
